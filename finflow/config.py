@@ -1,0 +1,233 @@
+"""Detector parameters: one dataclass per typology, defaults from shared/TYPOLOGIES.md.
+
+Units: every ``window``/``dwell``/``bucket``/``lag`` is in seconds; amounts are in the
+dataset's base currency. A TOML file has one table per section, e.g.::
+
+    [cycle]
+    window = 259200
+    max_length = 6
+
+Numba flags: kernels use ``cache=True`` and never ``fastmath`` (money sums must not be
+reassociated differently between runs).
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = [
+    "HOUR", "DAY", "FanConfig", "CycleConfig", "ScatterGatherConfig", "GatherScatterConfig",
+    "BipartiteConfig", "StackConfig", "StructuringConfig", "PassThroughConfig",
+    "MuleRingConfig", "HawalaNettingConfig", "HawalaMirrorConfig", "DetectConfig",
+    "load_config", "JIT_OPTIONS",
+]
+
+HOUR = 3600
+DAY = 86400
+#: numba options for every kernel
+JIT_OPTIONS = dict(cache=True, nogil=True, fastmath=False)
+
+
+@dataclass
+class FanConfig:
+    """FAN_OUT / FAN_IN: >= min_degree distinct counterparties inside one window."""
+    window: int = DAY
+    min_degree: int = 5
+    max_results: int = 1_000_000
+
+
+@dataclass
+class CycleConfig:
+    """CYCLE: temporal cycles, time-respecting, span <= window."""
+    window: int = 7 * DAY
+    min_length: int = 2
+    max_length: int = 8
+    min_hop_ratio: float = 0.5
+    max_results: int = 200_000
+    max_results_per_start: int = 1_000
+    max_degree: int = 100_000
+
+
+@dataclass
+class ScatterGatherConfig:
+    """SCATTER_GATHER: s -> >= min_intermediaries m_i -> same t, all inside window."""
+    window: int = 7 * DAY
+    min_intermediaries: int = 3
+    max_results: int = 200_000
+    max_degree: int = 100_000
+
+
+@dataclass
+class GatherScatterConfig:
+    """GATHER_SCATTER: >= min_in payers -> hub -> >= min_out payees, outs after ins."""
+    window: int = 7 * DAY
+    min_in: int = 3
+    min_out: int = 3
+    max_results: int = 200_000
+
+
+@dataclass
+class BipartiteConfig:
+    """BIPARTITE: |A|,|B| >= min_side, density >= min_density inside window."""
+    window: int = 7 * DAY
+    min_side: int = 2
+    min_density: float = 0.5
+    max_results: int = 100_000
+    max_degree: int = 10_000
+
+
+@dataclass
+class StackConfig:
+    """STACK: >= min_layers BIPARTITE layers chained A -> B -> C in time order."""
+    window: int = 7 * DAY
+    min_layers: int = 2
+    min_side: int = 2
+    min_density: float = 0.5
+    max_results: int = 100_000
+
+
+@dataclass
+class StructuringConfig:
+    """STRUCTURING: >= min_count payments in [(1-band)*threshold, threshold) inside window."""
+    threshold: float = 10_000.0
+    band: float = 0.10
+    window: int = 7 * DAY
+    min_count: int = 3
+    max_results: int = 1_000_000
+
+
+@dataclass
+class PassThroughConfig:
+    """PASS_THROUGH: forwards >= min_ratio of inflow within max_dwell, >= min_episodes times."""
+    max_dwell: int = 48 * HOUR
+    min_ratio: float = 0.8
+    min_episodes: int = 2
+    max_results: int = 1_000_000
+
+
+@dataclass
+class MuleRingConfig:
+    """MULE_RING: >= min_size pass-through accounts tied inside one window."""
+    window: int = 7 * DAY
+    min_size: int = 3
+    max_dwell: int = 48 * HOUR
+    min_ratio: float = 0.8
+    max_results: int = 100_000
+
+
+@dataclass
+class HawalaNettingConfig:
+    """HAWALA_NETTING: broker pair whose collections and payouts track, settled in bulk."""
+    bucket: int = DAY
+    max_lag: int = 3 * DAY
+    min_counterparties: int = 10
+    small_quantile: float = 0.9
+    min_correlation: float = 0.5
+    max_settlement_hops: int = 2
+    max_results: int = 10_000
+
+
+@dataclass
+class HawalaMirrorConfig:
+    """HAWALA_MIRROR: offsetting X->Y and Y->X flows tied to one broker pair inside window."""
+    window: int = 7 * DAY
+    min_counterparties: int = 5
+    max_imbalance: float = 0.2
+    max_results: int = 10_000
+
+
+@dataclass
+class DetectConfig:
+    """All detector sections. Section names are the typology names in lower case."""
+    fan_out: FanConfig = field(default_factory=FanConfig)
+    fan_in: FanConfig = field(default_factory=FanConfig)
+    cycle: CycleConfig = field(default_factory=CycleConfig)
+    scatter_gather: ScatterGatherConfig = field(default_factory=ScatterGatherConfig)
+    gather_scatter: GatherScatterConfig = field(default_factory=GatherScatterConfig)
+    bipartite: BipartiteConfig = field(default_factory=BipartiteConfig)
+    stack: StackConfig = field(default_factory=StackConfig)
+    structuring: StructuringConfig = field(default_factory=StructuringConfig)
+    pass_through: PassThroughConfig = field(default_factory=PassThroughConfig)
+    mule_ring: MuleRingConfig = field(default_factory=MuleRingConfig)
+    hawala_netting: HawalaNettingConfig = field(default_factory=HawalaNettingConfig)
+    hawala_mirror: HawalaMirrorConfig = field(default_factory=HawalaMirrorConfig)
+
+    def section(self, typology: str):
+        return getattr(self, typology.lower())
+
+    def set(self, key: str, value: Any) -> None:
+        """Set ``section.field`` (or ``field`` for every section that has it) from a string or value."""
+        if "." in key:
+            sec_name, name = key.split(".", 1)
+            if not hasattr(self, sec_name):
+                raise ConfigError(f"unknown config section {sec_name!r}; known: "
+                                  + ", ".join(f.name for f in fields(self)))
+            targets = [getattr(self, sec_name)]
+        else:
+            name = key
+            targets = [getattr(self, f.name) for f in fields(self)
+                       if name in {x.name for x in fields(getattr(self, f.name))}]
+            if not targets:
+                raise ConfigError(f"no config section has a parameter {name!r}")
+        for sec in targets:
+            kinds = {f.name: f.type for f in fields(sec)}
+            if name not in kinds:
+                raise ConfigError(f"{type(sec).__name__} has no parameter {name!r}; known: "
+                                  + ", ".join(kinds))
+            setattr(sec, name, _coerce(value, kinds[name], key))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _coerce(value: Any, kind: Any, key: str):
+    kind = kind if isinstance(kind, str) else kind.__name__
+    try:
+        if kind == "int":
+            if isinstance(value, str):
+                return parse_duration(value) if value[-1:].isalpha() else int(value)
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        if kind == "float":
+            return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: {value!r} is not a valid {kind}") from None
+    return value
+
+
+_UNITS = {"s": 1, "m": 60, "h": HOUR, "d": DAY, "w": 7 * DAY}
+
+
+def parse_duration(text: str) -> int:
+    """'48h' -> 172800; '7d', '90m', '30s', '2w', or plain seconds."""
+    text = str(text).strip().lower()
+    try:
+        if text[-1:] in _UNITS:
+            return int(float(text[:-1]) * _UNITS[text[-1]])
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"not a duration: {text!r} (use e.g. 30s, 90m, 48h, 7d)") from None
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> DetectConfig:
+    """Defaults, then a TOML file's sections, then ``overrides`` ({'cycle.max_length': 6})."""
+    cfg = DetectConfig()
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        for sec, values in data.items():
+            if not isinstance(values, dict):
+                raise ConfigError(f"{path}: top-level key {sec!r} must be a [section]")
+            for k, v in values.items():
+                cfg.set(f"{sec}.{k}", v)
+    for k, v in (overrides or {}).items():
+        cfg.set(k, v)
+    return cfg

@@ -1,0 +1,222 @@
+"""The dataset directory: create it from canonical rows, open it, read its tables and runs.
+
+Layout (see shared/DESIGN.md)::
+
+    case.finflow/meta.json, transactions.parquet, accounts.parquet, rejects.parquet,
+                 truth/*.parquet, results/<run-id>/*.parquet + run.json
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from . import schema
+from .errors import DatasetError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .graph import TemporalGraph
+
+__all__ = ["Dataset", "open_dataset", "write_dataset", "intern_accounts"]
+
+_RUN_RE = re.compile(r"^run_(\d{4,})$")
+
+
+def _empty(schema_: dict) -> pl.DataFrame:
+    return pl.DataFrame(schema=schema_)
+
+
+def intern_accounts(raw: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame]:
+    """Map string account ids to dense int32 indices, in sorted account_id order.
+
+    ``raw`` has the RAW_COLUMNS (src_id, dst_id, optional bank/country per side).
+    Returns (transactions lazy frame in canonical columns, sorted by (ts, txn_id), accounts).
+    Bank and country of an account: the smallest non-null value seen, so the choice is stable.
+    """
+    sides = []
+    for side in ("src", "dst"):
+        sides.append(raw.select(
+            pl.col(f"{side}_id").alias("account_id"),
+            pl.col(f"{side}_bank").alias("bank"),
+            pl.col(f"{side}_country").alias("country"),
+            pl.col("ts"),
+        ))
+    accounts = (
+        pl.concat(sides)
+        .group_by("account_id")
+        .agg(pl.col("bank").min(), pl.col("country").min(),
+             pl.col("ts").min().alias("first_seen"), pl.col("ts").max().alias("last_seen"))
+        .sort("account_id")
+        .with_row_index("account")
+        .with_columns(pl.col("account").cast(pl.Int32), pl.lit(None, pl.String).alias("kind"))
+        .select(list(schema.ACCOUNTS))
+        .collect()
+    )
+    if accounts.height >= 2**31 - 1:
+        raise DatasetError("more than 2^31 accounts; int32 account indices cannot hold them")
+    key = accounts.lazy().select("account_id", "account")
+    extra = [c for c in raw.collect_schema().names() if c not in schema.RAW_COLUMNS]
+    txns = (
+        raw.join(key.rename({"account_id": "src_id", "account": "src"}), on="src_id", how="left")
+        .join(key.rename({"account_id": "dst_id", "account": "dst"}), on="dst_id", how="left")
+        .select([pl.col(c).cast(t) for c, t in schema.TRANSACTIONS.items()] + extra)
+        .sort(["ts", "txn_id"])
+    )
+    return txns, accounts
+
+
+def write_dataset(path: str | Path, raw: pl.LazyFrame | pl.DataFrame, *, meta: dict[str, Any],
+                  rejects: pl.DataFrame | None = None,
+                  accounts_extra: pl.DataFrame | None = None,
+                  truth: dict[str, pl.DataFrame] | None = None,
+                  overwrite: bool = True) -> "Dataset":
+    """Write a dataset directory from canonical raw rows (account ids as strings).
+
+    ``accounts_extra`` (account_id plus any of bank, country, kind) overrides what the
+    transactions imply. ``truth`` maps a file stem to a table written under truth/.
+    ``meta`` is completed with schema version, counts, time range; written last, so a
+    directory without meta.json is an interrupted write.
+    """
+    path = Path(path)
+    if path.exists():
+        if not overwrite:
+            raise DatasetError(f"{path} exists; pass overwrite to replace it")
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    raw_lf = raw.lazy()
+    txns, accounts = intern_accounts(raw_lf)
+    if accounts_extra is not None and accounts_extra.height:
+        cols = [c for c in ("bank", "country", "kind") if c in accounts_extra.columns]
+        upd = accounts_extra.select(["account_id", *cols]).unique("account_id", keep="first")
+        accounts = accounts.update(upd, on="account_id", how="left")
+        accounts = accounts.select([pl.col(c).cast(t) for c, t in schema.ACCOUNTS.items()])
+    txns.sink_parquet(path / "transactions.parquet", compression="zstd", statistics=True)
+    accounts.write_parquet(path / "accounts.parquet", compression="zstd")
+    rejects = rejects if rejects is not None else _empty(schema.REJECTS)
+    rejects.select([pl.col(c).cast(t) for c, t in schema.REJECTS.items()]).write_parquet(
+        path / "rejects.parquet", compression="zstd")
+    if truth:
+        (path / "truth").mkdir()
+        for name, table in sorted(truth.items()):
+            table.write_parquet(path / "truth" / f"{name}.parquet", compression="zstd")
+    stats = pl.scan_parquet(path / "transactions.parquet").select(
+        pl.len().alias("n"), pl.col("ts").min().alias("t0"), pl.col("ts").max().alias("t1"),
+        pl.col("currency").unique().sort().implode().alias("cur")).collect()
+    row = stats.row(0, named=True)
+    full = {
+        "schema_version": schema.SCHEMA_VERSION,
+        "base_currency": meta.get("base_currency", "USD"),
+        **meta,
+        "transactions": row["n"],
+        "accounts": accounts.height,
+        "rejected": rejects.height,
+        "time_range": [row["t0"].isoformat() if row["t0"] else None,
+                       row["t1"].isoformat() if row["t1"] else None],
+        "currencies": [c for c in row["cur"] if c is not None],
+    }
+    (path / "meta.json").write_text(json.dumps(full, indent=2, sort_keys=True, default=str) + "\n")
+    return Dataset(path)
+
+
+@dataclass
+class Dataset:
+    """An opened dataset directory. Tables are read lazily; the graph is built once."""
+
+    path: Path
+    meta: dict = field(init=False)
+    _graph: "TemporalGraph | None" = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        meta_file = self.path / "meta.json"
+        if not meta_file.is_file():
+            raise DatasetError(f"{self.path} is not a finflow dataset (no meta.json); "
+                               "create one with `finflow ingest` or `finflow generate`")
+        self.meta = json.loads(meta_file.read_text())
+        if self.meta.get("schema_version") != schema.SCHEMA_VERSION:
+            raise DatasetError(f"{self.path}: schema version {self.meta.get('schema_version')}, "
+                               f"this finflow reads {schema.SCHEMA_VERSION}")
+
+    # -- base tables -------------------------------------------------------------------
+    def table_path(self, name: str) -> Path:
+        return self.path / f"{name}.parquet"
+
+    def scan(self, name: str) -> pl.LazyFrame:
+        """Lazy scan of a base table (transactions, accounts, rejects)."""
+        p = self.table_path(name)
+        if not p.is_file():
+            raise DatasetError(f"{self.path}: no table {name!r}")
+        return pl.scan_parquet(p)
+
+    def transactions(self) -> pl.LazyFrame:
+        return self.scan("transactions")
+
+    def accounts(self) -> pl.LazyFrame:
+        return self.scan("accounts")
+
+    @property
+    def base_currency(self) -> str:
+        return self.meta.get("base_currency", "USD")
+
+    def graph(self) -> "TemporalGraph":
+        """The TemporalGraph of this dataset, built on first use and kept."""
+        if self._graph is None:
+            from .graph import TemporalGraph
+            self._graph = TemporalGraph.from_dataset(self)
+        return self._graph
+
+    # -- truth -------------------------------------------------------------------------
+    def has_truth(self) -> bool:
+        return (self.path / "truth" / "instances.parquet").is_file()
+
+    def truth(self, name: str = "instances") -> pl.DataFrame:
+        p = self.path / "truth" / f"{name}.parquet"
+        if not p.is_file():
+            raise DatasetError(f"{self.path} has no ground truth ({p.name})")
+        return pl.read_parquet(p)
+
+    # -- result runs -------------------------------------------------------------------
+    def runs(self) -> list[str]:
+        """Run ids in creation order (run_0001, run_0002, ...)."""
+        root = self.path / "results"
+        if not root.is_dir():
+            return []
+        found = [(int(m.group(1)), d.name) for d in root.iterdir()
+                 if d.is_dir() and (m := _RUN_RE.match(d.name))]
+        return [name for _, name in sorted(found)]
+
+    def run_dir(self, run: str | None = None, *, containing: str | None = None) -> Path:
+        """Directory of ``run`` (default: latest run, or latest run that has table ``containing``)."""
+        runs = self.runs()
+        if run is not None:
+            if run not in runs:
+                raise DatasetError(f"{self.path}: no run {run!r}; runs: {', '.join(runs) or 'none'}")
+            return self.path / "results" / run
+        for name in reversed(runs):
+            d = self.path / "results" / name
+            if containing is None or (d / f"{containing}.parquet").is_file():
+                return d
+        what = f" with {containing}" if containing else ""
+        raise DatasetError(f"{self.path}: no result run{what} yet; run `finflow detect` first")
+
+    def new_run_dir(self) -> Path:
+        """Create and return results/run_NNNN with the next number."""
+        runs = self.runs()
+        nxt = int(runs[-1].split("_")[1]) + 1 if runs else 1
+        d = self.path / "results" / f"run_{nxt:04d}"
+        d.mkdir(parents=True)
+        return d
+
+    def read_result(self, table: str, run: str | None = None) -> pl.DataFrame:
+        return pl.read_parquet(self.run_dir(run, containing=table if run is None else None)
+                               / f"{table}.parquet")
+
+
+def open_dataset(path: str | Path) -> Dataset:
+    """Open a dataset directory written by ``finflow ingest`` or ``finflow generate``."""
+    return Dataset(Path(path))

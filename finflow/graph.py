@@ -1,0 +1,161 @@
+"""TemporalGraph: the one graph structure every kernel reads.
+
+Edges are transactions, indexed ``e = 0..E-1`` in the dataset's (ts, txn_id) order. Two CSR
+views point into them: ``out_*`` rows by source account and ``in_*`` rows by destination
+account; inside each row edges are in time order (a stable sort of time-sorted edges).
+
+Arrays (E = transactions, N = accounts)::
+
+    src, dst      int32[E]   account indices
+    ts            int64[E]   seconds since the Unix epoch, UTC, non-decreasing
+    amt           float64[E] amount in the base currency
+    txn_id        int64[E]   the dataset's transaction id
+    out_ptr       int64[N+1] row offsets; out_nbr int32, out_ts int64, out_amt float64,
+                             out_eid int64 (edge index) share them; in_* likewise
+    node_country, node_bank  int32[N] codes into ``countries`` / ``banks`` (-1 unknown)
+    edge_currency            int32[E] codes into ``currencies`` (-1 unknown)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from .errors import DatasetError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .dataset import Dataset
+
+__all__ = ["TemporalGraph", "check_graph"]
+
+
+def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row pointers and a stable permutation grouping edges by ``keys`` (O(E log E))."""
+    order = np.argsort(keys, kind="stable").astype(np.int64)
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=n), out=ptr[1:])
+    return ptr, order
+
+
+def _codes(values: pl.Series) -> tuple[np.ndarray, tuple[str, ...]]:
+    cats = tuple(sorted(v for v in values.unique().to_list() if v is not None))
+    lookup = {c: i for i, c in enumerate(cats)}
+    codes = values.replace_strict(lookup, default=-1, return_dtype=pl.Int32).to_numpy()
+    return np.ascontiguousarray(codes, dtype=np.int32), cats
+
+
+@dataclass(frozen=True, eq=False)
+class TemporalGraph:
+    n_nodes: int
+    src: np.ndarray
+    dst: np.ndarray
+    ts: np.ndarray
+    amt: np.ndarray
+    txn_id: np.ndarray
+    out_ptr: np.ndarray
+    out_nbr: np.ndarray
+    out_ts: np.ndarray
+    out_amt: np.ndarray
+    out_eid: np.ndarray
+    in_ptr: np.ndarray
+    in_nbr: np.ndarray
+    in_ts: np.ndarray
+    in_amt: np.ndarray
+    in_eid: np.ndarray
+    node_country: np.ndarray
+    node_bank: np.ndarray
+    edge_currency: np.ndarray
+    countries: tuple[str, ...] = ()
+    banks: tuple[str, ...] = ()
+    currencies: tuple[str, ...] = ()
+    account_ids: pl.Series | None = None
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.src.shape[0])
+
+    @classmethod
+    def from_arrays(cls, src, dst, ts, amt, txn_id=None, n_nodes: int | None = None, *,
+                    node_country=None, node_bank=None, edge_currency=None,
+                    countries=(), banks=(), currencies=(), account_ids=None) -> "TemporalGraph":
+        """Build from edge arrays. Edges are re-sorted by (ts, original position) if needed."""
+        src = np.asarray(src, dtype=np.int32)
+        dst = np.asarray(dst, dtype=np.int32)
+        ts = np.asarray(ts, dtype=np.int64)
+        amt = np.asarray(amt, dtype=np.float64)
+        e = src.shape[0]
+        txn_id = np.arange(e, dtype=np.int64) if txn_id is None else np.asarray(txn_id, np.int64)
+        if not (dst.shape[0] == ts.shape[0] == amt.shape[0] == txn_id.shape[0] == e):
+            raise ValueError("src, dst, ts, amt and txn_id must have one length")
+        if e and np.any(np.diff(ts) < 0):
+            order = np.argsort(ts, kind="stable")
+            src, dst, ts, amt, txn_id = src[order], dst[order], ts[order], amt[order], txn_id[order]
+            if edge_currency is not None:
+                edge_currency = np.asarray(edge_currency)[order]
+        if n_nodes is None:
+            n_nodes = int(max(src.max(initial=-1), dst.max(initial=-1)) + 1)
+        if e and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n_nodes):
+            raise ValueError("account index out of range [0, n_nodes)")
+        out_ptr, out_eid = _csr(src, n_nodes)
+        in_ptr, in_eid = _csr(dst, n_nodes)
+        unknown_n = np.full(n_nodes, -1, dtype=np.int32)
+        return cls(
+            n_nodes=int(n_nodes), src=src, dst=dst, ts=ts, amt=amt, txn_id=txn_id,
+            out_ptr=out_ptr, out_nbr=dst[out_eid], out_ts=ts[out_eid], out_amt=amt[out_eid],
+            out_eid=out_eid,
+            in_ptr=in_ptr, in_nbr=src[in_eid], in_ts=ts[in_eid], in_amt=amt[in_eid], in_eid=in_eid,
+            node_country=unknown_n if node_country is None else np.asarray(node_country, np.int32),
+            node_bank=unknown_n.copy() if node_bank is None else np.asarray(node_bank, np.int32),
+            edge_currency=(np.full(e, -1, np.int32) if edge_currency is None
+                           else np.asarray(edge_currency, np.int32)),
+            countries=tuple(countries), banks=tuple(banks), currencies=tuple(currencies),
+            account_ids=None if account_ids is None else pl.Series("account_id", account_ids, pl.String),
+        )
+
+    @classmethod
+    def from_dataset(cls, ds: "Dataset") -> "TemporalGraph":
+        """Build from a dataset's transactions and accounts (columns read once, no row loop)."""
+        tx = ds.transactions().select(
+            "src", "dst", pl.col("ts").dt.epoch("s").alias("ts"), "amount", "txn_id",
+            "currency").collect()
+        acc = ds.accounts().select("account", "account_id", "bank", "country").collect()
+        n = acc.height
+        if not acc["account"].equals(pl.Series("account", range(n), dtype=pl.Int32)):
+            raise DatasetError(f"{ds.path}: accounts.parquet is not a dense 0..N-1 index")
+        country, countries = _codes(acc["country"])
+        bank, banks = _codes(acc["bank"])
+        currency, currencies = _codes(tx["currency"])
+        return cls.from_arrays(
+            tx["src"].to_numpy(), tx["dst"].to_numpy(), tx["ts"].to_numpy(),
+            tx["amount"].to_numpy(), tx["txn_id"].to_numpy(), n,
+            node_country=country, node_bank=bank, edge_currency=currency,
+            countries=countries, banks=banks, currencies=currencies,
+            account_ids=acc["account_id"])
+
+    def account_id_of(self, accounts: np.ndarray) -> pl.Series:
+        """Account id strings for an int array of account indices."""
+        idx = pl.Series(np.asarray(accounts, dtype=np.int64))
+        if self.account_ids is None:
+            return idx.cast(pl.String).alias("account_id")
+        return self.account_ids.gather(idx).alias("account_id")
+
+
+def check_graph(g: TemporalGraph) -> None:
+    """Assert every structural invariant kernels rely on; raises AssertionError."""
+    e, n = g.n_edges, g.n_nodes
+    assert np.all(np.diff(g.ts) >= 0), "edges not sorted by time"
+    for ptr, nbr, tsr, amt, eid, own, other in (
+        (g.out_ptr, g.out_nbr, g.out_ts, g.out_amt, g.out_eid, g.src, g.dst),
+        (g.in_ptr, g.in_nbr, g.in_ts, g.in_amt, g.in_eid, g.dst, g.src),
+    ):
+        assert ptr.shape == (n + 1,) and ptr[0] == 0 and ptr[-1] == e
+        assert np.all(np.diff(ptr) >= 0)
+        assert np.array_equal(np.sort(eid), np.arange(e))
+        rows = np.repeat(np.arange(n, dtype=np.int32), np.diff(ptr))
+        assert np.array_equal(own[eid], rows)
+        assert np.array_equal(other[eid], nbr)
+        assert np.array_equal(g.ts[eid], tsr) and np.array_equal(g.amt[eid], amt)
+        same_row = rows[1:] == rows[:-1]
+        assert np.all(np.diff(tsr)[same_row] >= 0), "row not time-sorted"
