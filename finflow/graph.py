@@ -14,6 +14,7 @@ Arrays (E = transactions, N = accounts)::
                              out_eid int64 (edge index) share them; in_* likewise
     node_country, node_bank  int32[N] codes into ``countries`` / ``banks`` (-1 unknown)
     edge_currency            int32[E] codes into ``currencies`` (-1 unknown)
+    edge_channel             int32[E] codes into ``channels`` (-1 unknown), e.g. wire, card
 """
 from __future__ import annotations
 
@@ -67,9 +68,11 @@ class TemporalGraph:
     node_country: np.ndarray
     node_bank: np.ndarray
     edge_currency: np.ndarray
+    edge_channel: np.ndarray
     countries: tuple[str, ...] = ()
     banks: tuple[str, ...] = ()
     currencies: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
     account_ids: pl.Series | None = None
 
     @property
@@ -79,7 +82,8 @@ class TemporalGraph:
     @classmethod
     def from_arrays(cls, src, dst, ts, amt, txn_id=None, n_nodes: int | None = None, *,
                     node_country=None, node_bank=None, edge_currency=None,
-                    countries=(), banks=(), currencies=(), account_ids=None) -> "TemporalGraph":
+                    edge_channel=None, countries=(), banks=(), currencies=(), channels=(),
+                    account_ids=None) -> "TemporalGraph":
         """Build from edge arrays. Edges are re-sorted by (ts, original position) if needed."""
         src = np.asarray(src, dtype=np.int32)
         dst = np.asarray(dst, dtype=np.int32)
@@ -94,6 +98,8 @@ class TemporalGraph:
             src, dst, ts, amt, txn_id = src[order], dst[order], ts[order], amt[order], txn_id[order]
             if edge_currency is not None:
                 edge_currency = np.asarray(edge_currency)[order]
+            if edge_channel is not None:
+                edge_channel = np.asarray(edge_channel)[order]
         if n_nodes is None:
             n_nodes = int(max(src.max(initial=-1), dst.max(initial=-1)) + 1)
         if e and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n_nodes):
@@ -110,7 +116,10 @@ class TemporalGraph:
             node_bank=unknown_n.copy() if node_bank is None else np.asarray(node_bank, np.int32),
             edge_currency=(np.full(e, -1, np.int32) if edge_currency is None
                            else np.asarray(edge_currency, np.int32)),
+            edge_channel=(np.full(e, -1, np.int32) if edge_channel is None
+                          else np.asarray(edge_channel, np.int32)),
             countries=tuple(countries), banks=tuple(banks), currencies=tuple(currencies),
+            channels=tuple(channels),
             account_ids=None if account_ids is None else pl.Series("account_id", account_ids, pl.String),
         )
 
@@ -119,7 +128,7 @@ class TemporalGraph:
         """Build from a dataset's transactions and accounts (columns read once, no row loop)."""
         tx = ds.transactions().select(
             "src", "dst", pl.col("ts").dt.epoch("s").alias("ts"), "amount", "txn_id",
-            "currency").collect()
+            "currency", "channel").collect()
         acc = ds.accounts().select("account", "account_id", "bank", "country").collect()
         n = acc.height
         if not acc["account"].equals(pl.Series("account", range(n), dtype=pl.Int32)):
@@ -127,11 +136,12 @@ class TemporalGraph:
         country, countries = _codes(acc["country"])
         bank, banks = _codes(acc["bank"])
         currency, currencies = _codes(tx["currency"])
+        channel, channels = _codes(tx["channel"])
         return cls.from_arrays(
             tx["src"].to_numpy(), tx["dst"].to_numpy(), tx["ts"].to_numpy(),
             tx["amount"].to_numpy(), tx["txn_id"].to_numpy(), n,
-            node_country=country, node_bank=bank, edge_currency=currency,
-            countries=countries, banks=banks, currencies=currencies,
+            node_country=country, node_bank=bank, edge_currency=currency, edge_channel=channel,
+            countries=countries, banks=banks, currencies=currencies, channels=channels,
             account_ids=acc["account_id"])
 
     def account_id_of(self, accounts: np.ndarray) -> pl.Series:
