@@ -212,3 +212,28 @@ def detect(case, typologies, config_file, window, max_cycle_length, sets, fmt, o
 
 
 # -- commands added below (ingest, generate, evaluate, trace, features, report, bench) --
+
+
+@main.command(context_settings=CONTEXT)
+@dataset_argument
+@click.option("--run", default=None, help="Results run to report on (default: the latest with alerts).")
+@click.option("--output", "-o", "output", type=click.Path(dir_okay=False), default="report.html",
+              show_default=True, help="HTML file to write.")
+@click.option("--per-typology", default=3, show_default=True,
+              help="How many top alerts of each typology to draw.")
+@quiet_option
+def report(case, run, output, per_typology, quiet):
+    """Write a self-contained HTML report of CASE: summary, alert counts, top alerts with
+    their evidence and flow diagrams, mule-ring timelines, hawala series and the latest trace.
+
+    The file needs no network and no script; open it in any browser or print it.
+
+    \b
+    Example:
+      finflow detect sample_data/demo.finflow && finflow report sample_data/demo.finflow -o demo.html
+    """
+    from .dataset import open_dataset
+    from .report import write_report
+    path = write_report(open_dataset(case), run, output, per_typology=per_typology)
+    if not quiet:
+        click.echo(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)", err=True)

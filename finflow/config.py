@@ -103,21 +103,38 @@ class StructuringConfig:
 
 @dataclass
 class PassThroughConfig:
-    """PASS_THROUGH: forwards >= min_ratio of inflow within max_dwell, >= min_episodes times."""
+    """PASS_THROUGH: forwards >= min_ratio of inflow within max_dwell, >= min_episodes times.
+
+    max_retained_share: the account's retained balance (floored running balance at its last
+    event) must be at most this share of everything it received ("keeps a low balance").
+    max_evidence_episodes: episodes listed in an alert's evidence (all are counted).
+    """
     max_dwell: int = 48 * HOUR
     min_ratio: float = 0.8
     min_episodes: int = 2
+    max_retained_share: float = 0.2
     max_results: int = 1_000_000
+    max_evidence_episodes: int = 50
 
 
 @dataclass
 class MuleRingConfig:
-    """MULE_RING: >= min_size pass-through accounts tied inside one window."""
+    """MULE_RING: >= min_size pass-through accounts tied inside one window.
+
+    A member mule needs >= min_episodes qualifying pass-through episodes (forwarding >=
+    min_ratio within max_dwell); two mules are tied by a direct transfer inside an episode,
+    or by a shared payer / payee of their episodes at times <= window apart. A counterparty
+    shared by more than max_hub_degree mules is no evidence (a big merchant) and is skipped
+    (counted in budget_cut), as are rings beyond max_results (lowest scores first).
+    """
     window: int = 7 * DAY
     min_size: int = 3
     max_dwell: int = 48 * HOUR
     min_ratio: float = 0.8
+    min_episodes: int = 1
+    max_hub_degree: int = 50
     max_results: int = 100_000
+    max_evidence_episodes: int = 20
 
 
 @dataclass
