@@ -215,6 +215,226 @@ def detect(case, typologies, config_file, window, max_cycle_length, sets, fmt, o
 
 
 @main.command(context_settings=CONTEXT)
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True,
+              help="Dataset directory to write (replaced if it is a dataset already).")
+@click.option("--format", "fmt", default="auto", show_default=True,
+              type=click.Choice(["auto", "generic", "amlworld", "amlsim", "paysim"]),
+              help="Input layout; auto recognises AMLworld, AMLSim and PaySim headers.")
+@click.option("--map", "maps", multiple=True, metavar="CANONICAL=COLUMN",
+              help="Read canonical column from COLUMN (generic layout; repeatable). Canonical: "
+                   "txn_id ts src dst amount currency src_bank dst_bank src_country "
+                   "dst_country channel label.")
+@click.option("--time-format", default=None, metavar="FMT",
+              help="strftime format of the time column (e.g. '%d.%m.%Y %H:%M'), or epoch / "
+                   "epoch_ms. Default: sniffed (ISO 8601, naive = UTC; YYYY/MM/DD HH:MM; "
+                   "epoch seconds).")
+@click.option("--base-currency", default="USD", show_default=True,
+              help="Currency of the amount column after conversion.")
+@click.option("--fx", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Rates CSV 'currency,rate' (rate = value of one unit in any one reference "
+                   "currency). Default: the shipped indicative table.")
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail",
+              show_default=True,
+              help="fail: stop at the first bad row; skip: write bad rows to rejects.parquet.")
+@click.option("--patterns", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="AMLworld *_Patterns.txt file: becomes ground truth under truth/.")
+@click.option("--start", default=None, metavar="ISO_TIME",
+              help="PaySim: time of step 0 [default: 2024-01-01T00:00:00Z].")
+@click.option("--staging", type=click.Choice(["auto", "memory", "disk"]), default="auto",
+              show_default=True,
+              help="Hold validated rows in memory or stream them through a temporary Parquet "
+                   "file (auto: disk when inputs are large against free memory).")
+@quiet_option
+def ingest(inputs, out, fmt, maps, time_format, base_currency, fx, on_error, patterns, start,
+           staging, quiet):
+    """Ingest transaction files (CSV or Parquet; paths or globs) into dataset OUT.
+
+    Bad rows (unparsable time or amount, missing account, negative amount, unknown currency,
+    duplicate txn_id) stop the run with one line naming file, row (1-based data row, header
+    not counted), column and value; with --on-error skip they go to OUT/rejects.parquet.
+    meta.json records rows read = accepted + rejected, and each source's sha256.
+
+    \b
+    Example:
+      finflow ingest HI-Small_Trans.csv --patterns HI-Small_Patterns.txt -o aml.finflow
+      finflow ingest 'exports/*.csv' --map ts=Booked --map src=Payer --map dst=Payee \\
+          --map amount=Sum --on-error skip -o case.finflow
+    """
+    from .errors import ConfigError
+    from .ingest import ingest as run_ingest
+    mapping = {}
+    for m in maps:
+        if "=" not in m:
+            raise ConfigError(f"--map expects CANONICAL=COLUMN, got {m!r}")
+        k, v = m.split("=", 1)
+        mapping[k.strip()] = v.strip()
+    with progress("ingest", quiet) as advance:
+        advance("reading")
+        ds = run_ingest(list(inputs), out, fmt=fmt, mapping=mapping or None,
+                        time_format=time_format, base_currency=base_currency, fx=fx,
+                        on_error=on_error, patterns=list(patterns) or None, start=start,
+                        staging=staging)
+    m = ds.meta
+    n_files = len(m["sources"])
+    rej = m["rows_rejected"]
+    tail = f", {rej:,} rejected (see {ds.path / 'rejects.parquet'})" if rej else ", 0 rejected"
+    click.echo(f"ingested {m['rows_read']:,} rows from {n_files} file{'s' * (n_files != 1)} "
+               f"into {ds.path}: {m['rows_accepted']:,} accepted{tail}; "
+               f"{m['accounts']:,} accounts; base currency {m['base_currency']}")
+    if not quiet:
+        for w in m.get("warnings", []):
+            click.echo(f"warning: {w}", err=True)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("scenario", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True,
+              help="Dataset directory to write (replaced if it is a dataset already).")
+@click.option("--csv", "write_csv", is_flag=True,
+              help="Also write OUT/raw.csv: the raw transactions with string account ids.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "ndjson"]),
+              default="table", show_default=True, help="How to print the summary.")
+@quiet_option
+def generate(scenario, out, write_csv, fmt, quiet):
+    """Generate a synthetic dataset from a SCENARIO file (seeds/*.toml): legitimate background
+    behaviour, planted instances of every typology, and ground truth under OUT/truth/.
+
+    The same scenario file always gives byte-identical files. Prints planted instances and
+    transactions per typology.
+
+    \b
+    Example:
+      finflow generate seeds/demo.toml -o demo.finflow
+      finflow generate seeds/small.toml -o small.finflow --csv
+    """
+    import time
+
+    import polars as pl
+
+    from .synth import generate as run_generate
+    t0 = time.perf_counter()
+    with progress("generate", quiet) as advance:
+        advance("background and planted typologies")
+        ds = run_generate(scenario, out, csv=write_csv)
+    truth = ds.truth("instances")
+    itx = ds.truth("instance_transactions").join(
+        truth.select("instance", "typology").unique(), on="instance")
+    summary = (truth.group_by("typology").agg(pl.col("instance").n_unique().alias("instances"),
+                                              pl.col("account").n_unique().alias("accounts"))
+               .join(itx.group_by("typology").agg(pl.len().alias("transactions")), on="typology")
+               .sort("typology"))
+    if not quiet:
+        click.echo(f"wrote {out}: {ds.meta['transactions']:,} transactions, "
+                   f"{ds.meta['accounts']:,} accounts, {truth['instance'].n_unique():,} planted "
+                   f"instances ({time.perf_counter() - t0:.1f}s)", err=True)
+    _emit(summary, fmt, None)
+
+
+@main.command(context_settings=CONTEXT)
+@dataset_argument
+@click.option("--run", default=None, help="Results run to score (default: the latest with alerts).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (same as --format json).")
+@output_options
+@quiet_option
+def evaluate(case, run, as_json, fmt, output, quiet):
+    """Score a run's alerts against CASE's ground truth, per typology.
+
+    recall: share of planted instances covered (>= 50% of their core accounts) by an alert of
+    their typology. precision: share of alerts touching the core accounts of a planted
+    instance (precision_same_typology: of their own typology). p_at_10 / p_at_20: precision
+    of the highest-scoring alerts. acc_precision / acc_recall: alert accounts vs core
+    accounts. Datasets with only a transaction label get transaction-level scores.
+
+    \b
+    Example:
+      finflow detect sample_data/demo.finflow -t CYCLE && finflow evaluate sample_data/demo.finflow
+      finflow evaluate case.finflow --run run_0002 --json
+    """
+    from .dataset import open_dataset
+    from .evaluate import evaluate as run_evaluate
+    ds = open_dataset(case)
+    df = run_evaluate(ds, run)
+    if not quiet and not as_json and fmt == "table" and not output:
+        used = run or ds.run_dir(None, containing="alerts").name
+        kind = ("planted instances" if ds.has_truth()
+                else "transaction labels only (transaction-level precision/recall)")
+        click.echo(f"run {used} of {ds.path} against {kind}", err=True)
+    _emit(df, "json" if as_json else fmt, output)
+
+
+@main.command("trace", context_settings=CONTEXT)
+@dataset_argument
+@click.option("--from", "from_accounts", metavar="ACCOUNT[,ACCOUNT...]", multiple=True,
+              help="Seed account ids (as in accounts.parquet); everything they send in the "
+                   "window is tainted. Comma-separated or repeated.")
+@click.option("--from-txn", "from_txns", metavar="TXN[,TXN...]", multiple=True,
+              help="Seed transaction ids; their amounts are the taint.")
+@click.option("--backward", is_flag=True,
+              help="Trace where the money that reached the seeds came from.")
+@click.option("--rule", type=click.Choice(["proportional", "fifo", "lifo"]),
+              default="proportional", show_default=True,
+              help="How an outflow draws on tainted and clean money.")
+@click.option("--since", default=None, metavar="TIME",
+              help="Window start (ISO 8601, naive = UTC, or epoch seconds), inclusive.")
+@click.option("--until", default=None, metavar="TIME", help="Window end, inclusive.")
+@click.option("--max-hops", type=click.IntRange(min=0), default=None,
+              help="Follow taint at most N transactions away from the seeds.")
+@click.option("--min-amount", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+              help="Do not propagate tainted shares below X (base currency); counted as dropped.")
+@click.option("--top", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Rows to print (0 = all).")
+@click.option("--paths", "show_paths", is_flag=True,
+              help="Print the most valuable paths instead of the accounts.")
+@click.option("--top-paths", type=click.IntRange(min=0), default=10, show_default=True,
+              help="How many paths to keep in trace_paths.parquet.")
+@output_options
+@quiet_option
+def trace_command(case, from_accounts, from_txns, backward, rule, since, until, max_hops,
+                  min_amount, top, show_paths, top_paths, fmt, output, quiet):
+    """Trace funds from seed accounts or transactions through CASE, forward in time (where
+    did the money go) or --backward (where did it come from), and write a results run
+    (trace.parquet per account, trace_paths.parquet, run.json; SQL views trace, trace_paths).
+
+    Prints the accounts that received the most tainted value: traced_in (tainted value
+    received), held (still there at the end), traced_out, first/last tainted arrival and
+    minimum hop distance. Unknown opening balances count as clean.
+
+    \b
+    Example:
+      finflow trace case.finflow --from ACC-0042 --rule fifo --since 2024-03-01 --max-hops 4
+      finflow trace case.finflow --from-txn 981233 --backward --paths
+    """
+    from .trace import trace as run_trace
+    if bool(from_accounts) == bool(from_txns):
+        raise click.UsageError("give exactly one of --from ACCOUNT[,...] and --from-txn TXN[,...]")
+    with progress("trace", quiet) as advance:
+        advance("replaying transactions")
+        res = run_trace(case, list(from_accounts) or None, seed_txns=list(from_txns) or None,
+                        backward=backward, rule=rule, since=since, until=until,
+                        max_hops=max_hops, min_amount=min_amount, top_paths=top_paths)
+    s = res.summary
+    if res.note:
+        click.echo(f"note: {res.note}", err=True)
+    elif not quiet and fmt == "table" and not output:
+        c, t = s["counts"], s["totals"]
+        click.echo(f"run {s.get('run_id')} -> {res.run_dir}  ({s['direction']}, {rule}; "
+                   f"{t['originated']:,.2f} traced from {c['seed_transactions']:,} seed "
+                   f"transactions; {c['accounts_reached']:,} accounts; dropped "
+                   f"{c['dropped_transactions']:,}, stopped {c['stopped_transactions']:,}; "
+                   f"{s['seconds']['total']:.2f}s)", err=True)
+    if show_paths:
+        df = res.paths.select("path", "path_value", "hop", "txn_id", "ts", "src_id", "dst_id",
+                              "amount", "tainted")
+    else:
+        df = res.accounts.select("account_id", "seed", "min_hops", "traced_in", "held",
+                                 "traced_out", "first_ts", "last_ts", "n_tainted_in")
+    if top and not show_paths:
+        df = df.head(top)
+    _emit(df, fmt, output)
+
+
+@main.command(context_settings=CONTEXT)
 @dataset_argument
 @click.option("--run", default=None, help="Results run to report on (default: the latest with alerts).")
 @click.option("--output", "-o", "output", type=click.Path(dir_okay=False), default="report.html",

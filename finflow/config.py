@@ -43,14 +43,21 @@ class FanConfig:
 
 @dataclass
 class CycleConfig:
-    """CYCLE: temporal cycles, time-respecting, span <= window."""
+    """CYCLE: temporal cycles, time-respecting, span <= window (finflow.patterns.cycles).
+
+    min_hop_ratio: each hop moves >= this share of the previous hop (<= 0 disables).
+    Budgets: max_results cycles in total (kept in start-edge order), max_results_per_start
+    per start transaction, max_degree edges scanned per node visit (hubs). min_score: alerts
+    scoring lower are only counted (stats below_min_score).
+    """
     window: int = 7 * DAY
     min_length: int = 2
     max_length: int = 8
     min_hop_ratio: float = 0.5
     max_results: int = 200_000
     max_results_per_start: int = 1_000
-    max_degree: int = 100_000
+    max_degree: int = 1_000
+    min_score: float = 0.6
 
 
 @dataclass
@@ -59,7 +66,10 @@ class ScatterGatherConfig:
     window: int = 7 * DAY
     min_intermediaries: int = 3
     max_results: int = 200_000
+    #: skip a source whose out-degree, or an intermediary whose in-window slice, is larger
     max_degree: int = 100_000
+    #: two-hop paths enumerated per source before it is truncated (counted as a budget cut)
+    max_paths_per_source: int = 2_000_000
 
 
 @dataclass
@@ -73,22 +83,50 @@ class GatherScatterConfig:
 
 @dataclass
 class BipartiteConfig:
-    """BIPARTITE: |A|,|B| >= min_side, density >= min_density inside window."""
+    """BIPARTITE: a dense block A -> B of novel pairs inside one window.
+
+    ``|A|, |B| >= min_side``; the block's pairs connect it; density ``>= min_density``; a pair
+    (a, b) counts only if a and b are otherwise quiet with each other (no b -> a payment ever,
+    all a -> b payments inside the window); members are otherwise quiet in the window: each has
+    ``>= max(min_member_degree, min_share * c)`` pairs in the block, c = its distinct
+    counterparties in the window in its role (payees of a source, payers of a sink). Accounts with
+    more than ``max_degree`` transactions are skipped. Blocks that chain into a STACK under
+    ``min_overlap`` / ``min_layers`` (same meaning as in StackConfig) are reported as STACK
+    only. Definition and algorithm: finflow/_kernels/bipartite.py.
+    """
     window: int = 7 * DAY
     min_side: int = 2
     min_density: float = 0.5
     max_results: int = 100_000
     max_degree: int = 10_000
+    min_member_degree: int = 1
+    min_share: float = 0.5
+    min_pair_amount: float = 0.0
+    min_overlap: float = 0.5
+    min_layers: int = 2
 
 
 @dataclass
 class StackConfig:
-    """STACK: >= min_layers BIPARTITE layers chained A -> B -> C in time order."""
+    """STACK: >= min_layers BIPARTITE layers chained A -> B -> C in time order.
+
+    Each layer is a BIPARTITE block (``window``, ``min_side``, ``min_member_degree``,
+    ``min_share``, ``min_density``, ``max_degree`` as in BipartiteConfig) inside its own window;
+    consecutive layers share ``>= min_side`` accounts and ``>= min_overlap`` of the union of the
+    earlier sink set and the later source set; the next layer starts no earlier than the
+    previous one and within ``window`` of its end, and every shared account receives before it
+    pays.
+    """
     window: int = 7 * DAY
     min_layers: int = 2
     min_side: int = 2
     min_density: float = 0.5
     max_results: int = 100_000
+    max_degree: int = 10_000
+    min_member_degree: int = 1
+    min_share: float = 0.5
+    min_pair_amount: float = 0.0
+    min_overlap: float = 0.5
 
 
 @dataclass
@@ -114,7 +152,7 @@ class PassThroughConfig:
     min_episodes: int = 2
     max_retained_share: float = 0.2
     max_results: int = 1_000_000
-    max_evidence_episodes: int = 50
+    max_evidence_episodes: int = 10
 
 
 @dataclass
@@ -122,10 +160,11 @@ class MuleRingConfig:
     """MULE_RING: >= min_size pass-through accounts tied inside one window.
 
     A member mule needs >= min_episodes qualifying pass-through episodes (forwarding >=
-    min_ratio within max_dwell); two mules are tied by a direct transfer inside an episode,
-    or by a shared payer / payee of their episodes at times <= window apart. A counterparty
-    shared by more than max_hub_degree mules is no evidence (a big merchant) and is skipped
-    (counted in budget_cut), as are rings beyond max_results (lowest scores first).
+    min_ratio within max_dwell); two mules are tied by a shared payer / payee of their
+    episodes at times <= window apart, when >= min_tie_share of that counterparty's
+    payments (receipts) feed (drain) such episodes. A counterparty shared by more than
+    max_hub_degree mules is no evidence (a big merchant) and is skipped (counted in
+    budget_cut), as are rings beyond max_results (lowest scores first).
     """
     window: int = 7 * DAY
     min_size: int = 3
@@ -133,28 +172,64 @@ class MuleRingConfig:
     min_ratio: float = 0.8
     min_episodes: int = 1
     max_hub_degree: int = 50
+    min_tie_share: float = 0.25
     max_results: int = 100_000
-    max_evidence_episodes: int = 20
+    max_evidence_episodes: int = 10
 
 
 @dataclass
 class HawalaNettingConfig:
-    """HAWALA_NETTING: broker pair whose collections and payouts track, settled in bulk."""
+    """HAWALA_NETTING: broker pair whose collections and payouts track, settled in bulk.
+
+    ``bucket``/``max_lag``/``max_settlement_span`` seconds. ``small_quantile``: amounts up to
+    this quantile of all amounts are customer-sized ("small"). ``max_related``: related
+    payer pairs per payer allowed (unrelated customers). ``max_settlement_hops``: at most
+    this many intermediaries between the brokers. ``significance_z``: the correlation's
+    Fisher-z lower bound at this many standard errors must be > 0. ``min_coverage``: closeness of the
+    settled value to the imbalance (0 = settlement not required). ``max_settlement_rate``:
+    settlement transfers per active collection bucket (few, accumulated settlements).
+    Budgets: ``max_degree`` transactions read per account and search step, ``max_paths``
+    settlement paths per candidate, ``max_pairs`` pairs compared without a settlement path.
+    """
     bucket: int = DAY
     max_lag: int = 3 * DAY
     min_counterparties: int = 10
     small_quantile: float = 0.9
+    max_related: float = 0.5
     min_correlation: float = 0.5
+    significance_z: float = 2.0
+    min_volume_match: float = 0.3
     max_settlement_hops: int = 2
+    max_settlement_span: int = 30 * DAY
+    min_coverage: float = 0.3
+    max_settlement_rate: float = 0.25
+    max_degree: int = 1_000
+    max_paths: int = 10_000
+    max_pairs: int = 1_000_000
     max_results: int = 10_000
 
 
 @dataclass
 class HawalaMirrorConfig:
-    """HAWALA_MIRROR: offsetting X->Y and Y->X flows tied to one broker pair inside window."""
+    """HAWALA_MIRROR: offsetting X->Y and Y->X flows tied to one broker pair inside window.
+
+    ``window`` seconds (relay hop and matching window); ``min_counterparties`` distinct
+    fronts (accounts relaying between the brokers) in the two flows; ``min_transactions``
+    crossing transactions per direction; ``max_imbalance`` |F - R| / max(F, R);
+    ``min_relay_ratio``: a front passes on between this ratio and its inverse of what the
+    broker paid it.
+    ``small_quantile`` sets the customer-sized amount the score measures value in.
+    Budgets: accounts with more than ``max_degree`` in- or out-transactions are not fronts;
+    at most ``max_tuples`` relays.
+    """
     window: int = 7 * DAY
     min_counterparties: int = 5
+    min_transactions: int = 2
     max_imbalance: float = 0.2
+    min_relay_ratio: float = 0.5
+    small_quantile: float = 0.9
+    max_degree: int = 1_000
+    max_tuples: int = 20_000_000
     max_results: int = 10_000
 
 
