@@ -197,7 +197,7 @@ class HawalaNettingConfig:
     small_quantile: float = 0.9
     max_related: float = 0.5
     min_correlation: float = 0.5
-    significance_z: float = 2.0
+    significance_z: float = 1.0
     min_volume_match: float = 0.3
     max_settlement_hops: int = 2
     max_settlement_span: int = 30 * DAY

@@ -1,0 +1,207 @@
+"""FAN_OUT / FAN_IN windows and SCATTER_GATHER against a NetworkX/Python peer, same run.
+
+The peer is a straightforward implementation of the same definitions on a
+``networkx.MultiDiGraph`` (time-sorted adjacency per node, ``bisect`` for window ends, Python
+sets for distinct counterparties, brute-force maximal windows per (s, t) group for
+scatter-gather); it is checked to give exactly the kernels' bursts before the times count.
+Reported: seconds of each side and the ratio peer / finflow (design target >= 100x), in
+``extra_info`` and on stdout. The finflow side is measured warm (numba cache compiled once).
+
+Graph: heavy-tailed random payments (Pareto sender/receiver weights, so hubs exist) over 60
+days plus planted fans and scatter-gathers. Size: FINFLOW_BENCH_FAN_EDGES (default 200,000;
+NetworkX finishes that in well under a minute).
+
+    python -m pytest benchmarks/bench_fan.py --benchmark-enable -s
+    python benchmarks/bench_fan.py [n_edges]
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from bisect import bisect_left, bisect_right
+
+import networkx as nx
+import numpy as np
+
+from finflow._kernels.scatter_gather import scatter_gather_paths
+from finflow._kernels.windows import row_bursts
+from finflow.config import FanConfig, ScatterGatherConfig
+from finflow.graph import TemporalGraph
+from finflow.patterns.fan import detect_fan_in, detect_fan_out
+
+DAY = 86400
+N_EDGES = int(os.environ.get("FINFLOW_BENCH_FAN_EDGES", 200_000))
+
+
+def bench_graph(n_edges: int = N_EDGES, seed: int = 0) -> TemporalGraph:
+    """Random heavy-tailed payments over 60 days plus planted fan-outs and scatter-gathers."""
+    rng = np.random.default_rng(seed)
+    n_acc = max(n_edges // 10, 100)
+    w_out = 1.0 + rng.pareto(1.5, n_acc)
+    w_in = 1.0 + rng.pareto(1.5, n_acc)
+    src = [rng.choice(n_acc, n_edges, p=w_out / w_out.sum())]
+    dst = [rng.choice(n_acc, n_edges, p=w_in / w_in.sum())]
+    ts = [rng.integers(0, 60 * DAY, n_edges)]
+    for _ in range(max(n_edges // 2000, 5)):
+        hub, k, t0 = rng.integers(n_acc), rng.integers(5, 20), rng.integers(0, 59 * DAY)
+        mids = rng.integers(0, n_acc, k)
+        target = rng.integers(n_acc)
+        t_mid = t0 + rng.integers(0, 20 * 3600, k)
+        src += [np.full(k, hub), mids]
+        dst += [mids, np.full(k, target)]
+        ts += [t_mid, t_mid + rng.integers(0, 3 * DAY, k)]
+    src, dst, ts = np.concatenate(src), np.concatenate(dst), np.concatenate(ts)
+    amt = np.round(rng.lognormal(np.log(150.0), 1.0, src.shape[0]), 2)
+    return TemporalGraph.from_arrays(src, dst, 1_700_000_000 + ts, amt, None, n_acc)
+
+
+def to_networkx(g: TemporalGraph) -> nx.MultiDiGraph:
+    G = nx.MultiDiGraph()
+    G.add_nodes_from(range(g.n_nodes))
+    G.add_edges_from((int(s), int(d), int(e), {"ts": int(t)})
+                     for e, (s, d, t) in enumerate(zip(g.src, g.dst, g.ts)))
+    return G
+
+
+# -- the peer ---------------------------------------------------------------------------
+def nx_fan_bursts(G: nx.MultiDiGraph, window: int, k: int, outgoing: bool = True) -> set:
+    """{(node, frozenset(edge keys))}: bursts of qualifying maximal windows (closed [L, L+W])."""
+    out = set()
+    for v in G.nodes:
+        edges = G.out_edges(v, keys=True, data="ts") if outgoing else G.in_edges(v, keys=True, data="ts")
+        row = sorted((t, key, (d if outgoing else s)) for s, d, key, t in edges)
+        if len(row) < k:
+            continue
+        times = [t for t, _, _ in row]
+        prev_hi, cur = -1, None
+        i = 0
+        while i < len(row):
+            hi = bisect_right(times, times[i] + window)
+            if hi > prev_hi and len({c for _, _, c in row[i:hi]}) >= k:
+                if cur is not None and i < cur[1]:
+                    cur[1] = hi
+                else:
+                    if cur is not None:
+                        out.add((v, frozenset(key for _, key, _ in row[cur[0]:cur[1]])))
+                    cur = [i, hi]
+            prev_hi = hi
+            i = bisect_right(times, times[i])
+        if cur is not None:
+            out.add((v, frozenset(key for _, key, _ in row[cur[0]:cur[1]])))
+    return out
+
+
+def nx_scatter_gather(G: nx.MultiDiGraph, window: int, k: int) -> set:
+    """{(s, t, frozenset((e1, e2)))}: per (s, t), bursts of maximal windows holding paths
+    s -> m -> t (t1 <= t2 <= t1 + W) with >= k distinct intermediaries."""
+    rows = {v: sorted((t, key, d) for _, d, key, t in G.out_edges(v, keys=True, data="ts"))
+            for v in G.nodes}
+    times = {v: [t for t, _, _ in r] for v, r in rows.items()}
+    out = set()
+    for s in G.nodes:
+        groups = {}
+        for t1, e1, m in rows[s]:
+            if m == s:
+                continue
+            a, b = bisect_left(times[m], t1), bisect_right(times[m], t1 + window)
+            for t2, e2, t in rows[m][a:b]:
+                if t != s and t != m:
+                    groups.setdefault(t, []).append((t1, t2, m, (e1, e2)))
+        for t, paths in groups.items():
+            if len({p[2] for p in paths}) < k:
+                continue
+            starts = sorted({p[0] for p in paths})
+            sets = [frozenset(p for p in paths if p[0] >= L and p[1] <= L + window) for L in starts]
+            qual = [S for S in sets if not any(S < T for T in sets)
+                    and len({p[2] for p in S}) >= k]
+            merged = []
+            for S in qual:
+                for M in merged:
+                    if M & S:
+                        M |= S
+                        break
+                else:
+                    merged.append(set(S))
+            changed = True
+            while changed:
+                changed = False
+                for i in range(len(merged)):
+                    for j in range(i + 1, len(merged)):
+                        if merged[i] & merged[j]:
+                            merged[i] |= merged.pop(j)
+                            changed = True
+                            break
+                    if changed:
+                        break
+            out |= {(s, t, frozenset(p[3] for p in M)) for M in merged}
+    return out
+
+
+# -- finflow side as comparable sets ----------------------------------------------------
+def ff_fan_bursts(g, window, k, outgoing=True):
+    ptr, nbr, ts, eid = ((g.out_ptr, g.out_nbr, g.out_ts, g.out_eid) if outgoing
+                         else (g.in_ptr, g.in_nbr, g.in_ts, g.in_eid))
+    r = row_bursts(ptr, nbr, ts, window, k, True, 10**9, g.n_nodes)
+    return r, lambda: {(int(v), frozenset(eid[lo:hi].tolist())) for v, lo, hi in zip(*r[:3])}
+
+
+def ff_scatter_gather(g, window, k):
+    r = scatter_gather_paths(g.out_ptr, g.out_nbr, g.out_ts, window, k, 10**9, 10**9, 10**9,
+                             g.n_nodes)
+
+    def as_set():
+        ptr = r[5]
+        return {(int(r[0][i]), int(r[1][i]),
+                 frozenset(zip(g.out_eid[r[6][ptr[i]:ptr[i + 1]]].tolist(),
+                               g.out_eid[r[7][ptr[i]:ptr[i + 1]]].tolist())))
+                for i in range(len(r[0]))}
+    return r, as_set
+
+
+def _best(fn, repeat=3):
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        res = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, res
+
+
+def compare(g: TemporalGraph | None = None, G: nx.MultiDiGraph | None = None) -> dict:
+    """Run both sides on the same graph, check equal results, return seconds and ratios."""
+    g = g or bench_graph()
+    G = G or to_networkx(g)
+    fan, sg = FanConfig(), ScatterGatherConfig()
+    out = {"n_edges": g.n_edges, "n_accounts": g.n_nodes}
+    for name, ff, peer in (
+        ("fan_out", lambda: ff_fan_bursts(g, fan.window, fan.min_degree, True),
+         lambda: nx_fan_bursts(G, fan.window, fan.min_degree, True)),
+        ("fan_in", lambda: ff_fan_bursts(g, fan.window, fan.min_degree, False),
+         lambda: nx_fan_bursts(G, fan.window, fan.min_degree, False)),
+        ("scatter_gather", lambda: ff_scatter_gather(g, sg.window, sg.min_intermediaries),
+         lambda: nx_scatter_gather(G, sg.window, sg.min_intermediaries)),
+    ):
+        ff()                                         # compile / load the numba cache
+        t_ff, (_, as_set) = _best(ff)
+        t_peer, expected = _best(peer, repeat=1)
+        got = as_set()
+        assert got == expected, f"{name}: finflow and the networkx peer disagree"
+        out[name] = {"finflow_s": round(t_ff, 5), "networkx_s": round(t_peer, 3),
+                     "ratio": round(t_peer / t_ff, 1), "bursts": len(got)}
+    t_det, _ = _best(lambda: (detect_fan_out(g, fan), detect_fan_in(g, fan)))
+    out["detect_fan_out_and_in_s"] = round(t_det, 4)
+    return out
+
+
+def test_fan_and_scatter_gather_vs_networkx(benchmark):
+    g = bench_graph()
+    res = compare(g)
+    benchmark.extra_info.update(res)
+    print(res)
+    benchmark(lambda: ff_fan_bursts(g, FanConfig().window, FanConfig().min_degree, True))
+
+
+if __name__ == "__main__":
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else N_EDGES
+    print(compare(bench_graph(n)))

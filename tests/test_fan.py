@@ -1,0 +1,197 @@
+"""FAN_OUT / FAN_IN and the shared window kernels (finflow/_kernels/windows.py)."""
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from finflow._kernels.windows import row_bursts, window_distinct_counts
+from finflow.config import FanConfig
+from finflow.graph import TemporalGraph
+from finflow.patterns.fan import detect_fan_in, detect_fan_out
+from tests import graphs
+from tests.graphs import H, T0, fan_out_star, graph
+from tests.naive import windows as naive
+from tests.strategies import relabel, temporal_graphs
+
+W = 3 * 3600
+
+
+def kernel_bursts(g, k, distinct, outgoing=True, window=W):
+    ptr, nbr, ts, eid = ((g.out_ptr, g.out_nbr, g.out_ts, g.out_eid) if outgoing
+                         else (g.in_ptr, g.in_nbr, g.in_ts, g.in_eid))
+    r = row_bursts(ptr, nbr, ts, window, k, distinct, 10**9, g.n_nodes)
+    assert r[-1] == 0
+    out = [dict(node=int(r[0][i]), edges=frozenset(eid[r[1][i]:r[2][i]].tolist()),
+                peak_count=int(r[3][i]), peak_start=int(r[4][i]), peak_span=int(r[5][i]),
+                min_span=int(r[6][i]), n_distinct=int(r[7][i]), n_oneoff=int(r[8][i]))
+           for i in range(len(r[0]))]
+    return sorted(out, key=lambda d: (d["node"], min(d["edges"])))
+
+
+def naive_bursts(g, k, distinct, outgoing=True, window=W):
+    out = naive.row_bursts(g.src.tolist(), g.dst.tolist(), g.ts.tolist(), window, k, distinct,
+                           outgoing)
+    return sorted(out, key=lambda d: (d["node"], min(d["edges"])))
+
+
+@given(temporal_graphs(), st.integers(1, 4), st.booleans(), st.booleans())
+def test_row_bursts_match_naive_twin(g, k, distinct, outgoing):
+    assert kernel_bursts(g, k, distinct, outgoing) == naive_bursts(g, k, distinct, outgoing)
+
+
+@given(temporal_graphs(), st.booleans())
+def test_window_distinct_counts_match_naive_twin(g, outgoing):
+    ptr, nbr, ts, eid = ((g.out_ptr, g.out_nbr, g.out_ts, g.out_eid) if outgoing
+                         else (g.in_ptr, g.in_nbr, g.in_ts, g.in_eid))
+    per_edge = np.empty(g.n_edges, np.int64)
+    per_edge[eid] = window_distinct_counts(ptr, nbr, ts, W, g.n_nodes)
+    assert per_edge.tolist() == naive.window_distinct_counts(
+        g.src.tolist(), g.dst.tolist(), g.ts.tolist(), W, outgoing)
+
+
+def _alert_sets(det, g):
+    """Alerts as comparable sets: (hub, sorted member accounts, txn ids, score)."""
+    b = det.alerts
+    out = set()
+    for aid, score in zip(b.alerts["alert_id"], b.alerts["score"]):
+        acc = b.accounts.filter(alert_id=aid)
+        hub = acc.filter(role="hub")["account"].item()
+        out.add((hub, tuple(sorted(acc["account"].to_list())),
+                 tuple(sorted(b.transactions.filter(alert_id=aid)["txn_id"].to_list())), score))
+    return out
+
+
+@given(temporal_graphs(max_nodes=6, max_edges=30), st.randoms(use_true_random=False),
+       st.booleans())
+def test_fan_detectors_are_invariant_under_relabelling(g, rnd, outgoing):
+    perm = np.array(rnd.sample(range(g.n_nodes), g.n_nodes), dtype=np.int32)
+    h = relabel(g, perm)
+    cfg = FanConfig(window=W, min_degree=2)
+    detect = detect_fan_out if outgoing else detect_fan_in
+    a, b = _alert_sets(detect(g, cfg), g), _alert_sets(detect(h, cfg), h)
+    mapped = {(int(perm[hub]), tuple(sorted(int(perm[x]) for x in acc)), tx, s)
+              for hub, acc, tx, s in a}
+    assert mapped == b
+
+
+def test_star_gives_one_fan_out_with_every_sink():
+    g = fan_out_star(6)
+    det = detect_fan_out(g, FanConfig())
+    assert len(det.alerts) == 1 and det.stats == {"budget_cut": 0, "candidates": 1}
+    acc = det.alerts.accounts
+    assert acc.filter(role="hub")["account"].to_list() == [0]
+    assert sorted(acc.filter(role="sink")["account"].to_list()) == [1, 2, 3, 4, 5, 6]
+    row = det.alerts.alerts.row(0, named=True)
+    assert row["n_transactions"] == 6 and 0 < row["score"] <= 1
+    ev = json.loads(row["evidence"])
+    assert ev["distinct_counterparties"] == 6 and ev["peak_window"]["distinct_counterparties"] == 6
+    assert ev["seconds_to_min_degree"] == 4 * H      # 5th distinct sink 4 hours after the 1st
+    assert ev["params"]["min_degree"] == 5 and ev["thresholds"]["window"] == 86400
+    assert len(detect_fan_in(g, FanConfig()).alerts) == 0
+
+
+def test_star_below_min_degree_gives_nothing():
+    assert len(detect_fan_out(fan_out_star(4), FanConfig()).alerts) == 0
+
+
+def test_repeated_payee_counts_once():
+    g = graph([(0, 1, 0, 10.0), (0, 1, 1, 10.0), (0, 2, 2, 10.0), (0, 3, 3, 10.0), (0, 4, 4, 10.0)])
+    assert len(detect_fan_out(g, FanConfig()).alerts) == 0
+
+
+@pytest.mark.parametrize("gap, found", [(0, True), (1, False)])
+def test_window_is_closed(gap, found):
+    """Five payees with the last exactly W after the first are one window; one second more is not."""
+    e = [(0, i + 1, 0, 100.0) for i in range(4)]
+    g = TemporalGraph.from_arrays([s for s, *_ in e] + [0], [d for _, d, *_ in e] + [5],
+                                  [T0] * 4 + [T0 + 86400 + gap], [100.0] * 5)
+    assert (len(detect_fan_out(g, FanConfig()).alerts) == 1) is found
+
+
+def test_sliding_positions_merge_into_one_burst():
+    """A payee every 6 hours for 3 days: many qualifying windows, one alert with all of them."""
+    g = graph([(0, i + 1, 6 * i, 100.0) for i in range(12)])
+    det = detect_fan_out(g, FanConfig(min_degree=4))
+    assert len(det.alerts) == 1
+    assert det.alerts.alerts["n_transactions"].to_list() == [12]
+    ev = json.loads(det.alerts.alerts["evidence"][0])
+    assert ev["peak_window"]["distinct_counterparties"] == 5   # 0h..24h holds five payees
+
+
+def test_separate_bursts_are_separate_alerts():
+    e = [(0, i + 1, i, 100.0) for i in range(5)] + [(0, i + 6, 100 + i, 100.0) for i in range(5)]
+    det = detect_fan_out(graph(e), FanConfig())
+    assert len(det.alerts) == 2
+
+
+def test_fan_in_mirror():
+    g = graph([(i + 1, 0, i, 100.0) for i in range(5)])
+    det = detect_fan_in(g, FanConfig())
+    assert len(det.alerts) == 1
+    acc = det.alerts.accounts
+    assert acc.filter(role="hub")["account"].to_list() == [0]
+    assert sorted(acc.filter(role="source")["account"].to_list()) == [1, 2, 3, 4, 5]
+
+
+def _score(g, detect=detect_fan_out, hub=0):
+    det = detect(g, FanConfig())
+    acc = det.alerts.accounts.filter(role="hub", account=hub)
+    scores = det.alerts.alerts.join(acc, on="alert_id")["score"].to_list()
+    return max(scores)
+
+
+def test_payroll_recurring_payees_score_lower_than_new_payees():
+    """Same six payees paid on three pay days (payroll) vs six payees paid once."""
+    payroll = [(0, i + 1, 720 * m, 2500.0) for m in range(3) for i in range(6)]
+    fresh = [(0, i + 1, 720 * m, 2500.0) for m in range(3) for i in range(6 * m, 6 * m + 6)]
+    assert _score(graph(payroll)) < 0.5 * _score(graph(fresh))
+
+
+def test_card_payments_score_lower():
+    e = [(i + 1, 0, i, 30.0) for i in range(8)]
+    plain = graph(e)
+    card = TemporalGraph.from_arrays(plain.src, plain.dst, plain.ts, plain.amt, None, 9,
+                                     edge_channel=np.zeros(8, np.int32), channels=("card",))
+    assert _score(card, detect_fan_in) < _score(plain, detect_fan_in)
+
+
+def test_steady_merchant_scores_lower_than_a_sudden_burst():
+    steady = [(100 + i, 0, 3 * i, 50.0) for i in range(400)]      # a payer every 3 hours
+    sudden = [(i + 1, 0, 600 + i, 50.0) for i in range(8)] + [(50, 60, 3 * i, 1.0)
+                                                              for i in range(400)]
+    assert _score(graph(sudden), detect_fan_in) > 2 * _score(graph(steady), detect_fan_in)
+
+
+def test_scores_rise_with_more_counterparties_and_speed():
+    assert _score(fan_out_star(10)) > _score(fan_out_star(6))
+    slow = graph([(0, i + 1, 5 * i, 100.0) for i in range(5)])
+    fast = graph([(0, i + 1, i, 100.0) for i in range(5)])
+    assert _score(fast) > _score(slow)
+
+
+def test_output_is_deterministic():
+    g = graph([(0, i % 9 + 1, i, float(i)) for i in range(40)] + [(i % 7 + 1, 0, i, 5.0)
+                                                                 for i in range(40)])
+    a, b = detect_fan_out(g, FanConfig()), detect_fan_out(g, FanConfig())
+    assert a.alerts.alerts.equals(b.alerts.alerts)
+    assert a.alerts.accounts.equals(b.alerts.accounts)
+    assert a.alerts.transactions.equals(b.alerts.transactions)
+
+
+def test_budget_cut_is_reported_on_a_200k_edge_hub():
+    """A hub paying 200,000 distinct accounts in 200 bursts; only 50 alerts are kept."""
+    n = 200_000
+    i = np.arange(n)
+    ts = T0 + (i // 1000) * 3 * 86400 + (i % 1000) * 10
+    g = TemporalGraph.from_arrays(np.zeros(n, np.int32), (i + 1).astype(np.int32), ts,
+                                  np.full(n, 100.0), None, n + 1)
+    det = detect_fan_out(g, FanConfig(max_results=50))
+    assert len(det.alerts) == 50
+    assert det.stats == {"budget_cut": 150, "candidates": 200}
+
+
+def test_named_toy_graphs_without_fans():
+    for g in (graphs.triangle_round_trip(), graphs.diamond()):
+        assert len(detect_fan_out(g, FanConfig()).alerts) == 0

@@ -1,0 +1,172 @@
+"""SCATTER_GATHER and GATHER_SCATTER (finflow/_kernels/scatter_gather.py)."""
+import json
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from finflow._kernels.scatter_gather import gather_scatter_bursts, scatter_gather_paths
+from finflow.config import GatherScatterConfig, ScatterGatherConfig
+from finflow.graph import TemporalGraph
+from finflow.patterns.scatter_gather import detect_gather_scatter, detect_scatter_gather
+from tests import graphs
+from tests.graphs import H, T0, diamond, graph
+from tests.naive import windows as naive
+from tests.strategies import relabel, temporal_graphs
+
+W = 3 * 3600
+small_dense = temporal_graphs(max_nodes=5, max_edges=40, max_time=8)
+
+
+def kernel_sg(g, k, window=W):
+    r = scatter_gather_paths(g.out_ptr, g.out_nbr, g.out_ts, window, k, 10**9, 10**9, 10**9,
+                             g.n_nodes)
+    assert r[-3:] == (0, 0, 0)
+    out = []
+    for i in range(len(r[0])):
+        a, b = r[5][i], r[5][i + 1]
+        out.append(dict(src=int(r[0][i]), dst=int(r[1][i]),
+                        paths=frozenset(zip(g.out_eid[r[6][a:b]].tolist(),
+                                            g.out_eid[r[7][a:b]].tolist())),
+                        peak_count=int(r[2][i]), peak_start=int(r[3][i]),
+                        peak_span=int(r[4][i])))
+    return sorted(out, key=lambda d: (d["src"], d["dst"], min(d["paths"])))
+
+
+def naive_sg(g, k, window=W):
+    out = naive.scatter_gather(g.src.tolist(), g.dst.tolist(), g.ts.tolist(), window, k)
+    return sorted(out, key=lambda d: (d["src"], d["dst"], min(d["paths"])))
+
+
+def kernel_gs(g, ki, ko, window=W):
+    r = gather_scatter_bursts(g.in_ptr, g.in_nbr, g.in_ts, g.out_ptr, g.out_nbr, g.out_ts,
+                              window, ki, ko, 10**9, g.n_nodes)
+    assert r[-1] == 0
+    return [dict(hub=int(r[0][i]), ins=frozenset(g.in_eid[r[6][r[5][i]:r[5][i + 1]]].tolist()),
+                 outs=frozenset(g.out_eid[r[8][r[7][i]:r[7][i + 1]]].tolist()),
+                 n_splits=int(r[4][i]), best=(int(r[1][i]), int(r[2][i]), int(r[3][i])))
+            for i in range(len(r[0]))]
+
+
+@given(st.one_of(temporal_graphs(), small_dense), st.integers(1, 3))
+def test_scatter_gather_kernel_matches_naive_twin(g, k):
+    assert kernel_sg(g, k) == naive_sg(g, k)
+
+
+@given(st.one_of(temporal_graphs(), small_dense), st.integers(1, 3), st.integers(1, 3))
+def test_gather_scatter_kernel_matches_naive_twin(g, ki, ko):
+    assert kernel_gs(g, ki, ko) == naive.gather_scatter(g.src.tolist(), g.dst.tolist(),
+                                                        g.ts.tolist(), W, ki, ko)
+
+
+def _alert_sets(det):
+    b = det.alerts
+    out = set()
+    for aid, score in zip(b.alerts["alert_id"], b.alerts["score"]):
+        acc = b.accounts.filter(alert_id=aid)
+        out.add((tuple(sorted(zip(acc["role"], acc["account"]))),
+                 tuple(sorted(b.transactions.filter(alert_id=aid)["txn_id"].to_list())), score))
+    return out
+
+
+@given(small_dense, st.randoms(use_true_random=False), st.booleans())
+def test_detectors_are_invariant_under_relabelling(g, rnd, scatter):
+    perm = np.array(rnd.sample(range(g.n_nodes), g.n_nodes), dtype=np.int32)
+    if scatter:
+        cfg = ScatterGatherConfig(window=W, min_intermediaries=2)
+        run = detect_scatter_gather
+    else:
+        cfg = GatherScatterConfig(window=W, min_in=2, min_out=2)
+        run = detect_gather_scatter
+    a = _alert_sets(run(g, cfg))
+    b = _alert_sets(run(relabel(g, perm), cfg))
+    assert {(tuple(sorted((r, int(perm[x])) for r, x in acc)), tx, s) for acc, tx, s in a} == b
+
+
+def test_diamond_is_one_scatter_gather():
+    det = detect_scatter_gather(diamond(3), ScatterGatherConfig())
+    assert len(det.alerts) == 1 and det.stats["budget_cut"] == 0
+    acc = det.alerts.accounts
+    assert acc.filter(role="source")["account"].to_list() == [0]
+    assert sorted(acc.filter(role="intermediary")["account"].to_list()) == [1, 2, 3]
+    assert acc.filter(role="sink")["account"].to_list() == [4]
+    tx = det.alerts.transactions
+    assert tx["step"].to_list() == [0, 0, 0, 1, 1, 1]
+    ev = json.loads(det.alerts.alerts["evidence"][0])
+    assert ev["distinct_intermediaries"] == 3 and len(ev["paths"]) == 3
+    assert ev["amount_in"] == 1500 and ev["amount_out"] == 1440
+    assert ev["params"]["min_intermediaries"] == 3
+
+
+def test_gather_before_scatter_is_required():
+    """Intermediaries paying the target before they are paid is not a scatter-gather."""
+    e = [(0, i, 10, 500.0) for i in range(1, 4)] + [(i, 4, 5, 480.0) for i in range(1, 4)]
+    assert len(detect_scatter_gather(graph(e), ScatterGatherConfig()).alerts) == 0
+
+
+def test_scatter_gather_window_is_closed():
+    base = [(0, i, 0, 500.0) for i in range(1, 4)]
+    on = graph(base + [(i, 4, 7 * 24, 480.0) for i in range(1, 4)])
+    assert len(detect_scatter_gather(on, ScatterGatherConfig()).alerts) == 1
+    e = base + [(i, 4, 7 * 24, 480.0) for i in range(1, 3)]
+    late = TemporalGraph.from_arrays(
+        [s for s, *_ in e] + [3], [d for _, d, *_ in e] + [4],
+        [T0 + h * H for *_, h, _ in e] + [T0 + 7 * 86400 + 1], [a for *_, a in e] + [480.0])
+    assert len(detect_scatter_gather(late, ScatterGatherConfig()).alerts) == 0
+
+
+def test_scatter_gather_scores_keep_value_higher():
+    keep = diamond(3)
+    e = [(0, i, i, 500.0) for i in range(1, 4)] + [(i, 4, 3 + i, 50.0) for i in range(1, 4)]
+    leak = graph(e)
+    s_keep = detect_scatter_gather(keep, ScatterGatherConfig()).alerts.alerts["score"][0]
+    s_leak = detect_scatter_gather(leak, ScatterGatherConfig()).alerts.alerts["score"][0]
+    assert s_keep > s_leak
+
+
+def test_gather_scatter_reports_the_whole_instance():
+    """Six payers then six payees inside 3 days: one alert with all 13 accounts."""
+    e = [(i, 0, i, 1000.0) for i in range(1, 7)] + [(0, 6 + i, 24 + i, 950.0) for i in range(1, 7)]
+    det = detect_gather_scatter(graph(e), GatherScatterConfig())
+    assert len(det.alerts) == 1
+    acc = det.alerts.accounts
+    assert acc.filter(role="hub")["account"].to_list() == [0]
+    assert sorted(acc.filter(role="source")["account"].to_list()) == [1, 2, 3, 4, 5, 6]
+    assert sorted(acc.filter(role="sink")["account"].to_list()) == [7, 8, 9, 10, 11, 12]
+    ev = json.loads(det.alerts.alerts["evidence"][0])
+    # tightest core: the last three payers (hours 4..6), split at 6h, first three payees (25..27h)
+    assert ev["tightest_core"] == {"start": T0 + 4 * H, "split": T0 + 6 * H, "end": T0 + 27 * H}
+
+
+def test_gather_scatter_needs_outs_after_ins():
+    e = [(0, 6 + i, i, 950.0) for i in range(1, 4)] + [(i, 0, 10 + i, 1000.0) for i in range(1, 4)]
+    assert len(detect_gather_scatter(graph(e), GatherScatterConfig()).alerts) == 0
+
+
+def test_toy_graphs_without_scatter_gather():
+    for g in (graphs.triangle_round_trip(), graphs.fan_out_star()):
+        assert len(detect_scatter_gather(g, ScatterGatherConfig()).alerts) == 0
+        assert len(detect_gather_scatter(g, GatherScatterConfig()).alerts) == 0
+
+
+def test_budgets_are_reported_on_a_200k_edge_hub():
+    """Source 0 pays 200,000 accounts; three of them forward to target 1. With max_degree
+    below the hub's degree the hub is skipped and counted; with a path budget it is cut."""
+    n = 200_000
+    i = np.arange(n)
+    src = np.concatenate([np.zeros(n, np.int32), np.array([2, 3, 4], np.int32)])
+    dst = np.concatenate([(i + 2).astype(np.int32), np.ones(3, np.int32)])
+    ts = np.concatenate([T0 + i, T0 + n + np.arange(3)])
+    g = TemporalGraph.from_arrays(src, dst, ts, np.full(n + 3, 100.0), None, n + 2)
+    full = detect_scatter_gather(g, ScatterGatherConfig(max_degree=10**6))
+    assert len(full.alerts) == 1 and full.stats["budget_cut"] == 0
+    skipped = detect_scatter_gather(g, ScatterGatherConfig())   # default max_degree 100,000
+    assert len(skipped.alerts) == 0 and skipped.stats["cut_degree"] == 1
+    truncated = detect_scatter_gather(g, ScatterGatherConfig(max_degree=10**6,
+                                                             max_paths_per_source=2))
+    assert len(truncated.alerts) == 0 and truncated.stats["cut_paths"] == 1
+    assert truncated.stats["budget_cut"] == 1
+    gs = detect_gather_scatter(
+        TemporalGraph.from_arrays(dst, src, ts, np.full(n + 3, 100.0), None, n + 2),
+        GatherScatterConfig(max_results=0))
+    assert len(gs.alerts) == 0 and gs.stats["budget_cut"] == gs.stats["candidates"]
