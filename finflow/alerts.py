@@ -18,6 +18,7 @@ then the member list; ids are ``TYPOLOGY-000001`` in that order.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -34,18 +35,26 @@ ROLE_CODE = {r: i for i, r in enumerate(schema.ROLES)}
 
 
 def _round(x: Any) -> Any:
-    if isinstance(x, float):
-        return round(x, 6) if np.isfinite(x) else None
-    if isinstance(x, (np.floating,)):
-        return _round(float(x))
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, np.ndarray):
-        return [_round(v) for v in x.tolist()]
-    if isinstance(x, dict):
+    """JSON-ready copy of evidence: floats rounded to 1e-6, non-finite to None, numpy to Python."""
+    t = type(x)
+    if t is float:
+        return round(x, 6) if math.isfinite(x) else None
+    if t is int or t is str or t is bool or x is None:
+        return x
+    if t is dict:
         return {str(k): _round(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
+    if t is list or t is tuple:
         return [_round(v) for v in x]
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind == "f":
+            return [None if not math.isfinite(v) else v for v in np.round(x, 6).tolist()]
+        return x.tolist()
+    if isinstance(x, np.floating):
+        return _round(float(x))
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
     return x
 
 
