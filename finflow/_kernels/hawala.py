@@ -1,0 +1,420 @@
+"""Hawala kernels: broker candidates, bucket series, lagged correlation, settlement paths and
+offsetting (mirror) flows.
+
+Definitions (the executable versions are in ``tests/naive/hawala.py``)
+------------------------------------------------------------------------
+* **Small** transaction: ``amt <= small`` (the detector passes a global amount quantile).
+  Self-loops never count as a counterparty relation.
+* **Small counterparties** of an account in one CSR view (in-rows: payers, out-rows: payees):
+  the distinct other accounts with at least one small transaction in that row.
+* **Related pairs** of a candidate ``c``: ordered pairs ``(p, q)``, ``p != q``, both small
+  counterparties of ``c`` (and not ``c``), with at least one transaction ``p -> q`` of any
+  amount. Unrelated customers give 0.
+* **Bucket series** of an account: the value (base currency) of its small transactions in
+  one CSR view per bucket ``floor((ts - t0) / bucket)``.
+* **Lagged correlation** of a collector series ``a`` with a payer series ``b``: for every
+  lag window ``0 <= lo <= hi <= max_lag`` (buckets) let ``b'[t] = sum_{k=lo..hi} b[t+k]``
+  (zero outside the series); Pearson correlation of ``a[t]`` and ``b'[t]`` over the union of
+  both active spans ``t in [min(first_a, first_b), max(last_a, last_b)]``. The best window is
+  the first maximum in ``(lo, hi)`` lexicographic order. A window (rather than one lag)
+  captures payouts spread over a few buckets after the collection.
+* **Settlement path** from ``s`` to a target ``b`` (``b != s``, places differ): 1 to
+  ``max_edges`` transactions, each *large* (``amt > small``), consecutive (``dst`` of one is
+  ``src`` of the next), time-respecting (non-decreasing ``ts``), spanning at most
+  ``max_span`` seconds, through distinct accounts. Paths may pass through other targets.
+* **Places differ**: ``p != q``, or either is unknown (``-1``).
+
+All kernels are single-threaded, allocation-bounded and take explicit budgets where the
+output could explode; they return how many results or rows a budget cut.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..config import JIT_OPTIONS
+
+__all__ = ["small_counterparties", "related_pairs", "bucket_series", "lagged_correlation",
+           "settlement_paths", "relay_tuples", "mirror_windows"]
+
+
+@numba.njit(**JIT_OPTIONS)
+def _places_differ(p, q):
+    return p < 0 or q < 0 or p != q
+
+
+@numba.njit(**JIT_OPTIONS)
+def small_counterparties(ptr, nbr, amt, small):
+    """Per account: distinct small counterparties and the value of its small transactions.
+
+    ``ptr/nbr/amt``: one CSR view (in-rows or out-rows). Returns (count int64[N], value
+    float64[N]); self-loops ignored. O(E + N) with a stamp array.
+    """
+    n = ptr.shape[0] - 1
+    count = np.zeros(n, np.int64)
+    value = np.zeros(n, np.float64)
+    stamp = np.full(n, -1, np.int64)
+    for v in range(n):
+        for i in range(ptr[v], ptr[v + 1]):
+            u = nbr[i]
+            if u == v or amt[i] > small:
+                continue
+            value[v] += amt[i]
+            if stamp[u] != v:
+                stamp[u] = v
+                count[v] += 1
+    return count, value
+
+
+@numba.njit(**JIT_OPTIONS)
+def related_pairs(cand, cp_ptr, cp_nbr, cp_amt, small, out_ptr, out_nbr, max_degree):
+    """Related ordered pairs among each candidate's small counterparties (see module doc).
+
+    ``cand`` int32[C]; ``cp_*`` the view defining the counterparties (in-rows for collectors,
+    out-rows for payers); ``out_*`` out-rows used to look for ``p -> q``. Only the first
+    ``max_degree`` transactions of each counterparty's out-row are read. Returns
+    (pairs int64[C], rows_cut int64). O(sum of counterparties' out-degrees, capped).
+    """
+    n = cp_ptr.shape[0] - 1
+    c_n = cand.shape[0]
+    pairs = np.zeros(c_n, np.int64)
+    member = np.full(n, -1, np.int64)   # member[u] == k: u is a counterparty of cand[k]
+    done = np.full(n, -1, np.int64)     # done[p] == k: p's out-row already read for cand[k]
+    counted = np.full(n, -1, np.int64)  # counted[q] == stamp: p -> q already counted
+    stamp = 0
+    cut = 0
+    for k in range(c_n):
+        c = cand[k]
+        for i in range(cp_ptr[c], cp_ptr[c + 1]):
+            u = cp_nbr[i]
+            if u != c and cp_amt[i] <= small:
+                member[u] = k
+        for i in range(cp_ptr[c], cp_ptr[c + 1]):
+            p = cp_nbr[i]
+            if member[p] != k or done[p] == k:
+                continue
+            done[p] = k
+            stamp += 1
+            stop = out_ptr[p + 1]
+            if stop - out_ptr[p] > max_degree:
+                stop = out_ptr[p] + max_degree
+                cut += 1
+            for j in range(out_ptr[p], stop):
+                q = out_nbr[j]
+                if q != p and member[q] == k and counted[q] != stamp:
+                    counted[q] = stamp
+                    pairs[k] += 1
+    return pairs, cut
+
+
+@numba.njit(**JIT_OPTIONS)
+def bucket_series(nodes, ptr, nbr, ts, amt, small, t0, bucket, n_buckets):
+    """Small-transaction value per bucket for each account in ``nodes`` (one CSR view).
+
+    Returns float64[len(nodes), n_buckets]; bucket of a transaction ``(ts - t0) // bucket``,
+    clipped into range. O(sum of row lengths + len(nodes) * n_buckets).
+    """
+    out = np.zeros((nodes.shape[0], n_buckets), np.float64)
+    for k in range(nodes.shape[0]):
+        v = nodes[k]
+        for i in range(ptr[v], ptr[v + 1]):
+            if nbr[i] == v or amt[i] > small:
+                continue
+            b = (ts[i] - t0) // bucket
+            if b < 0:
+                b = 0
+            elif b >= n_buckets:
+                b = n_buckets - 1
+            out[k, b] += amt[i]
+    return out
+
+
+@numba.njit(**JIT_OPTIONS)
+def _pearson(x, y):
+    n = x.shape[0]
+    if n < 2:
+        return 0.0
+    sx = 0.0
+    sy = 0.0
+    for i in range(n):
+        sx += x[i]
+        sy += y[i]
+    mx = sx / n
+    my = sy / n
+    sxx = 0.0
+    syy = 0.0
+    sxy = 0.0
+    for i in range(n):
+        dx = x[i] - mx
+        dy = y[i] - my
+        sxx += dx * dx
+        syy += dy * dy
+        sxy += dx * dy
+    if sxx <= 0.0 or syy <= 0.0:
+        return 0.0
+    return sxy / np.sqrt(sxx * syy)
+
+
+@numba.njit(**JIT_OPTIONS)
+def lagged_correlation(series_a, series_b, pair_a, pair_b, max_lag):
+    """Best lag-window correlation of ``series_a[pair_a[p]]`` with ``series_b[pair_b[p]]``.
+
+    ``max_lag`` in buckets. Returns (corr float64[P], lo int64[P], hi int64[P]); an empty
+    series gives corr 0, lo = hi = -1. Lag-window sums come from prefix sums of ``b``.
+    O(P * (n_buckets + max_lag^2 * span)).
+    """
+    p_n = pair_a.shape[0]
+    nb = series_a.shape[1]
+    corr = np.zeros(p_n, np.float64)
+    lo_out = np.full(p_n, -1, np.int64)
+    hi_out = np.full(p_n, -1, np.int64)
+    cum = np.zeros(nb + 1, np.float64)
+    for p in range(p_n):
+        a = series_a[pair_a[p]]
+        b = series_b[pair_b[p]]
+        fa = -1
+        la = -1
+        fb = -1
+        lb = -1
+        for t in range(nb):
+            if a[t] != 0.0:
+                if fa < 0:
+                    fa = t
+                la = t
+            if b[t] != 0.0:
+                if fb < 0:
+                    fb = t
+                lb = t
+        if fa < 0 or fb < 0:
+            continue
+        start = min(fa, fb)
+        stop = max(la, lb) + 1
+        x = a[start:stop]
+        y = np.zeros(stop - start, np.float64)
+        for t in range(nb):  # prefix sums: cum[t] = b[0] + ... + b[t-1]
+            cum[t + 1] = cum[t] + b[t]
+        best = -2.0
+        for lo in range(max_lag + 1):
+            for hi in range(lo, max_lag + 1):
+                for t in range(start, stop):
+                    y[t - start] = cum[min(t + hi + 1, nb)] - cum[min(t + lo, nb)]
+                c = _pearson(x, y)
+                if c > best:
+                    best = c
+                    lo_out[p] = lo
+                    hi_out[p] = hi
+        corr[p] = best
+    return corr, lo_out, hi_out
+
+
+@numba.njit(**JIT_OPTIONS)
+def settlement_paths(sources, is_target, place, out_ptr, out_nbr, out_ts, out_amt, out_eid,
+                     small, max_edges, max_span, max_degree, max_paths):
+    """Enumerate settlement paths (module doc) from every source to every target.
+
+    ``is_target`` int8[N]; ``place`` int32[N]; ``max_edges`` >= 1 transactions per path;
+    ``max_span`` seconds; from each visited account only the first ``max_degree`` eligible
+    transactions (in time order from the arrival time) are followed; at most ``max_paths``
+    paths per source. Returns (path_source int32[P], path_target int32[P], path_ptr
+    int64[P+1], path_edge int64[sum of lengths], cut int64) where cut counts truncated
+    rows plus sources stopped by ``max_paths``. Depth-first, output-sensitive:
+    O(sum over sources of explored prefixes) <= O(S * max_degree^max_edges).
+    """
+    n = out_ptr.shape[0] - 1
+    cap = 1024
+    p_src = np.empty(cap, np.int32)
+    p_tgt = np.empty(cap, np.int32)
+    p_ptr = np.zeros(cap + 1, np.int64)
+    e_cap = 4096
+    p_edge = np.empty(e_cap, np.int64)
+    n_paths = 0
+    n_edges = 0
+    cut = 0
+    on_path = np.zeros(n, np.bool_)
+    node = np.empty(max_edges + 1, np.int64)
+    pos = np.empty(max_edges + 1, np.int64)
+    stop = np.empty(max_edges + 1, np.int64)
+    row = np.empty(max_edges, np.int64)  # out-row index of the edge taken at each depth
+    for si in range(sources.shape[0]):
+        s = sources[si]
+        ps = place[s]
+        found = 0
+        depth = 0
+        node[0] = s
+        pos[0] = out_ptr[s]
+        lim = out_ptr[s + 1]
+        if lim - pos[0] > max_degree:
+            lim = pos[0] + max_degree
+            cut += 1
+        stop[0] = lim
+        on_path[s] = True
+        halted = False
+        while depth >= 0:
+            if halted or pos[depth] >= stop[depth]:
+                on_path[node[depth]] = False
+                depth -= 1
+                continue
+            i = pos[depth]
+            pos[depth] += 1
+            v = out_nbr[i]
+            if on_path[v] or out_amt[i] <= small:
+                continue
+            t = out_ts[i]
+            if depth > 0:
+                if t < out_ts[row[depth - 1]] or t - out_ts[row[0]] > max_span:
+                    continue
+            row[depth] = i
+            if is_target[v] and _places_differ(ps, place[v]):
+                if found >= max_paths:
+                    cut += 1
+                    halted = True
+                    continue
+                found += 1
+                if n_paths == cap:
+                    cap *= 2
+                    p_src = np.concatenate((p_src, np.empty(cap - n_paths, np.int32)))
+                    p_tgt = np.concatenate((p_tgt, np.empty(cap - n_paths, np.int32)))
+                    p_ptr = np.concatenate((p_ptr, np.zeros(cap - n_paths, np.int64)))
+                if n_edges + depth + 1 > e_cap:
+                    e_cap = 2 * e_cap + depth + 1
+                    p_edge = np.concatenate((p_edge, np.empty(e_cap - n_edges, np.int64)))
+                for d in range(depth + 1):
+                    p_edge[n_edges] = out_eid[row[d]]
+                    n_edges += 1
+                p_src[n_paths] = s
+                p_tgt[n_paths] = v
+                n_paths += 1
+                p_ptr[n_paths] = n_edges
+            if depth + 1 < max_edges:
+                depth += 1
+                node[depth] = v
+                on_path[v] = True
+                # first eligible transaction: ts >= t (rows are time-sorted)
+                lo = out_ptr[v]
+                hi = out_ptr[v + 1]
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if out_ts[mid] < t:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                pos[depth] = lo
+                lim = out_ptr[v + 1]
+                if lim - lo > max_degree:
+                    lim = lo + max_degree
+                    cut += 1
+                stop[depth] = lim
+    return (p_src[:n_paths].copy(), p_tgt[:n_paths].copy(), p_ptr[:n_paths + 1].copy(),
+            p_edge[:n_edges].copy(), cut)
+
+
+@numba.njit(**JIT_OPTIONS)
+def relay_tuples(place, in_ptr, in_nbr, in_ts, in_amt, in_eid, out_ptr, out_nbr, out_ts,
+                 out_amt, out_eid, window, min_ratio, max_degree, max_results):
+    """Relays for HAWALA_MIRROR: a *front* ``f`` is paid by ``a`` and then pays ``b``.
+
+    Per account ``f`` (in account order), per out-transaction ``f -> b`` and in-transaction
+    ``a -> f`` with ``a``, ``b``, ``f`` distinct, places of ``a`` and ``b`` differing and
+    ``t_in <= t_out <= t_in + window`` (seconds) and the front passing the value on:
+    ``min_ratio * amt_in <= amt_out <= amt_in / min_ratio``: one tuple (a, b, front f, in
+    edge, out edge). Accounts with more than ``max_degree`` in- or out-transactions are not fronts
+    (counted as cut); at most ``max_results`` tuples (the excess is counted as cut).
+    O(sum over fronts of in-degree x out-degree), each capped by ``max_degree``.
+    """
+    n = in_ptr.shape[0] - 1
+    cap = 1024
+    ra = np.empty(cap, np.int32)
+    rb = np.empty(cap, np.int32)
+    rf = np.empty(cap, np.int32)
+    ein = np.empty(cap, np.int64)
+    eout = np.empty(cap, np.int64)
+    k = 0
+    cut = 0
+    for f in range(n):
+        n_in = in_ptr[f + 1] - in_ptr[f]
+        n_out = out_ptr[f + 1] - out_ptr[f]
+        if n_in == 0 or n_out == 0:
+            continue
+        if n_in > max_degree or n_out > max_degree:
+            cut += 1
+            continue
+        for j in range(out_ptr[f], out_ptr[f + 1]):
+            b = out_nbr[j]
+            if b == f:
+                continue
+            for i in range(in_ptr[f], in_ptr[f + 1]):
+                a = in_nbr[i]
+                if in_ts[i] > out_ts[j]:
+                    break  # in-row is time-sorted
+                if a == f or a == b or out_ts[j] - in_ts[i] > window:
+                    continue
+                if not _places_differ(place[a], place[b]):
+                    continue
+                if out_amt[j] < min_ratio * in_amt[i] or min_ratio * out_amt[j] > in_amt[i]:
+                    continue
+                if k >= max_results:
+                    cut += 1
+                    continue
+                if k == cap:
+                    cap *= 2
+                    ra = np.concatenate((ra, np.empty(cap - k, np.int32)))
+                    rb = np.concatenate((rb, np.empty(cap - k, np.int32)))
+                    rf = np.concatenate((rf, np.empty(cap - k, np.int32)))
+                    ein = np.concatenate((ein, np.empty(cap - k, np.int64)))
+                    eout = np.concatenate((eout, np.empty(cap - k, np.int64)))
+                ra[k] = a
+                rb[k] = b
+                rf[k] = f
+                ein[k] = in_eid[i]
+                eout[k] = out_eid[j]
+                k += 1
+    return ra[:k].copy(), rb[:k].copy(), rf[:k].copy(), ein[:k].copy(), eout[:k].copy(), cut
+
+
+@numba.njit(**JIT_OPTIONS)
+def mirror_windows(grp_ptr, ts, val, direction, window, max_imbalance):
+    """Best offsetting window per broker pair (HAWALA_MIRROR).
+
+    Group ``g`` is tuples ``grp_ptr[g]:grp_ptr[g+1]`` sorted by ``ts`` (seconds). A window
+    starts at an *episode start* ``i`` (the group's first tuple, or one more than ``window``
+    after the previous tuple, so that a window never cherry-picks the tail of a flow) and
+    holds tuples with ``ts[i] <= ts <= ts[i] + window``; forward
+    value ``F`` (direction 0) and reverse ``R`` (direction 1) must both be positive with
+    imbalance ``|F - R| / max(F, R) <= max_imbalance``. The best window maximises the matched
+    value ``min(F, R)`` (first start wins ties). Returns (start int64[G], stop int64[G]
+    exclusive, or -1, F float64[G], R float64[G]). O(tuples) with two pointers and prefix sums.
+    """
+    g_n = grp_ptr.shape[0] - 1
+    m = ts.shape[0]
+    pf = np.zeros(m + 1, np.float64)
+    pr = np.zeros(m + 1, np.float64)
+    for i in range(m):
+        pf[i + 1] = pf[i] + (val[i] if direction[i] == 0 else 0.0)
+        pr[i + 1] = pr[i] + (val[i] if direction[i] == 1 else 0.0)
+    start = np.full(g_n, -1, np.int64)
+    stop = np.full(g_n, -1, np.int64)
+    fwd = np.zeros(g_n, np.float64)
+    rev = np.zeros(g_n, np.float64)
+    for g in range(g_n):
+        best = 0.0
+        j = grp_ptr[g]
+        for i in range(grp_ptr[g], grp_ptr[g + 1]):
+            if j < i:
+                j = i
+            if i > grp_ptr[g] and ts[i] - ts[i - 1] <= window:
+                continue  # not an episode start: a window never begins inside a flow
+            while j < grp_ptr[g + 1] and ts[j] <= ts[i] + window:
+                j += 1
+            f = pf[j] - pf[i]
+            r = pr[j] - pr[i]
+            if f <= 0.0 or r <= 0.0:
+                continue
+            if abs(f - r) > max_imbalance * max(f, r):
+                continue
+            if min(f, r) > best:
+                best = min(f, r)
+                start[g] = i
+                stop[g] = j
+                fwd[g] = f
+                rev[g] = r
+    return start, stop, fwd, rev

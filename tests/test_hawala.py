@@ -1,0 +1,350 @@
+"""HAWALA_NETTING and HAWALA_MIRROR: kernels against their twins, relabelling, named stories,
+and the planted instances of sample_data/small.finflow."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from finflow._kernels import hawala as K
+from finflow.config import HawalaMirrorConfig, HawalaNettingConfig
+from finflow.graph import TemporalGraph
+from finflow.patterns.hawala import detect_hawala_mirror, detect_hawala_netting, node_places
+from tests import graphs as G
+from tests.naive import hawala as N
+from tests.strategies import temporal_graphs
+
+COUNTRIES = ("AA", "BB", "CC")
+
+
+@st.composite
+def placed_graphs(draw, **kw):
+    """temporal_graphs with random country codes (-1 = unknown) on every account."""
+    g = draw(temporal_graphs(**kw))
+    country = draw(st.lists(st.integers(-1, 2), min_size=g.n_nodes, max_size=g.n_nodes))
+    return TemporalGraph.from_arrays(g.src, g.dst, g.ts, g.amt, g.txn_id, g.n_nodes,
+                                     node_country=np.array(country, np.int32),
+                                     countries=COUNTRIES)
+
+
+def relabel_placed(g: TemporalGraph, perm: np.ndarray) -> TemporalGraph:
+    """Account i becomes perm[i]; countries move with their accounts."""
+    country = np.empty(g.n_nodes, np.int32)
+    country[perm] = g.node_country
+    return TemporalGraph.from_arrays(perm[g.src], perm[g.dst], g.ts, g.amt, g.txn_id, g.n_nodes,
+                                     node_country=country, countries=g.countries)
+
+
+def small_of(g, q):
+    return float(np.quantile(g.amt, q, method="lower")) if g.n_edges else 0.0
+
+
+# -- kernels == twins -------------------------------------------------------------------------
+@given(placed_graphs(), st.floats(0.0, 1.0))
+def test_small_counterparties_and_related_pairs_match_twin(g, q):
+    small = small_of(g, q)
+    for view, ptr, nbr, amt in (("in", g.in_ptr, g.in_nbr, g.in_amt),
+                                ("out", g.out_ptr, g.out_nbr, g.out_amt)):
+        count, value = K.small_counterparties(ptr, nbr, amt, small)
+        n_count, n_value, _ = N.small_counterparties(g, small, view)
+        assert count.tolist() == n_count
+        np.testing.assert_allclose(value, n_value)
+        cand = np.arange(g.n_nodes, dtype=np.int32)
+        pairs, cut = K.related_pairs(cand, ptr, nbr, amt, small, g.out_ptr, g.out_nbr, 10**6)
+        assert cut == 0
+        assert pairs.tolist() == N.related_pairs(g, cand.tolist(), small, view)
+
+
+@given(placed_graphs(), st.floats(0.3, 1.0), st.sampled_from([3600, 7200, 86400]),
+       st.integers(0, 3))
+def test_bucket_series_and_lagged_correlation_match_twin(g, q, bucket, max_lag):
+    small = small_of(g, q)
+    t0 = int(g.ts[0]) if g.n_edges else 0
+    nb = int((g.ts[-1] - t0) // bucket) + 1 if g.n_edges else 1
+    nodes = np.arange(g.n_nodes, dtype=np.int32)
+    sa = K.bucket_series(nodes, g.in_ptr, g.in_nbr, g.in_ts, g.in_amt, small, t0, bucket, nb)
+    sb = K.bucket_series(nodes, g.out_ptr, g.out_nbr, g.out_ts, g.out_amt, small, t0, bucket, nb)
+    na = N.bucket_series(g, nodes.tolist(), small, t0, bucket, nb, "in")
+    nb_ = N.bucket_series(g, nodes.tolist(), small, t0, bucket, nb, "out")
+    np.testing.assert_allclose(sa, np.array(na).reshape(sa.shape))
+    np.testing.assert_allclose(sb, np.array(nb_).reshape(sb.shape))
+    pa, pb = np.meshgrid(np.arange(g.n_nodes), np.arange(g.n_nodes), indexing="ij")
+    pa, pb = pa.ravel().astype(np.int64), pb.ravel().astype(np.int64)
+    corr, lo, hi = K.lagged_correlation(sa, sb, pa, pb, max_lag)
+    for k in range(pa.shape[0]):
+        c, l, h = N.lagged_correlation(na[pa[k]], nb_[pb[k]], max_lag)
+        assert (lo[k], hi[k]) == (l, h)
+        assert corr[k] == pytest.approx(c if l >= 0 else 0.0, abs=1e-9)
+
+
+@given(placed_graphs(max_nodes=6, max_edges=25), st.floats(0.0, 0.8), st.integers(1, 3),
+       st.integers(0, 10))
+def test_settlement_paths_match_twin(g, q, max_edges, span_hours):
+    small = small_of(g, q) if g.n_edges else 0.0
+    sources = np.arange(g.n_nodes, dtype=np.int32)
+    is_target = np.array([(v % 2) for v in range(g.n_nodes)], np.int8)
+    p_src, p_tgt, p_ptr, p_edge, cut = K.settlement_paths(
+        sources, is_target, g.node_country, g.out_ptr, g.out_nbr, g.out_ts, g.out_amt,
+        g.out_eid, small, max_edges, span_hours * 3600, 10**6, 10**6)
+    assert cut == 0
+    got = [(int(p_src[i]), int(p_tgt[i]), tuple(p_edge[p_ptr[i]:p_ptr[i + 1]].tolist()))
+           for i in range(p_src.shape[0])]
+    assert len(got) == len(set(got))
+    want = N.settlement_paths(g, sources.tolist(), {v for v in range(g.n_nodes) if v % 2},
+                              g.node_country.tolist(), small, max_edges, span_hours * 3600)
+    assert set(got) == want
+
+
+@given(placed_graphs(max_nodes=7, max_edges=30), st.sampled_from([0, 3600, 5 * 3600]),
+       st.sampled_from([0.0, 0.2, 0.5]), st.sampled_from([0.0, 0.5, 0.9]))
+def test_mirror_kernels_match_twin(g, window, max_imbalance, min_ratio):
+    ra, rb, rf, ein, eout, cut = K.relay_tuples(
+        g.node_country, g.in_ptr, g.in_nbr, g.in_ts, g.in_amt, g.in_eid, g.out_ptr, g.out_nbr,
+        g.out_ts, g.out_amt, g.out_eid, window, min_ratio, 10**6, 10**6)
+    assert cut == 0
+    got = list(zip(ra.tolist(), rb.tolist(), rf.tolist(), ein.tolist(), eout.tolist()))
+    assert len(got) == len(set(got))
+    assert set(got) == N.relay_tuples(g, g.node_country.tolist(), window, min_ratio)
+    # windows over each pair's crossings (direction: value towards the higher account)
+    key = np.minimum(ra, rb).astype(np.int64) * g.n_nodes + np.maximum(ra, rb)
+    d = (ra > rb).astype(np.int8)
+    uniq = sorted(set(zip(key.tolist(), eout.tolist(), d.tolist())))
+    if not uniq:
+        return
+    key, e, d = (np.array(x) for x in zip(*uniq))
+    d = d.astype(np.int8)
+    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+    grp = np.append(starts, key.shape[0]).astype(np.int64)
+    ws, we, f, r = K.mirror_windows(grp, g.ts[e], g.amt[e], d, window, max_imbalance)
+    for gi in range(starts.shape[0]):
+        items = [(int(g.ts[e[j]]), float(g.amt[e[j]]), int(d[j])) for j in range(grp[gi], grp[gi + 1])]
+        want = N.mirror_window(items, window, max_imbalance)
+        if want is None:
+            assert ws[gi] == -1
+        else:
+            assert (ws[gi] - grp[gi], we[gi] - grp[gi]) == want[:2]
+            assert (f[gi], r[gi]) == pytest.approx(want[2:])
+
+
+def test_kernel_budgets_cut_and_report():
+    """A hub paying 50 large transfers: max_degree truncates and says so."""
+    g = G.graph([(0, i, i, 5_000.0) for i in range(1, 51)] + [(60, 0, 0, 1.0)])
+    is_t = np.ones(g.n_nodes, np.int8)
+    out = K.settlement_paths(np.array([0], np.int32), is_t, np.full(g.n_nodes, -1, np.int32),
+                             g.out_ptr, g.out_nbr, g.out_ts, g.out_amt, g.out_eid, 10.0, 1,
+                             10**9, 10, 10**6)
+    assert out[0].shape[0] == 10 and out[4] == 1
+    out = K.settlement_paths(np.array([0], np.int32), is_t, np.full(g.n_nodes, -1, np.int32),
+                             g.out_ptr, g.out_nbr, g.out_ts, g.out_amt, g.out_eid, 10.0, 1,
+                             10**9, 1000, 7)
+    assert out[0].shape[0] == 7 and out[4] == 1
+
+
+# -- detectors: relabelling and determinism --------------------------------------------------
+def _canon(det, g, inv=None):
+    """Alerts as comparable sets: (score, {(account, role)}, {(txn_id, step)})."""
+    b = det.alerts
+    out = set()
+    for aid, score in zip(b.alerts["alert_id"], b.alerts["score"]):
+        acc = b.accounts.filter(alert_id=aid)
+        tx = b.transactions.filter(alert_id=aid)
+        accounts = frozenset((int(inv[a]) if inv is not None else int(a), r)
+                             for a, r in zip(acc["account"], acc["role"]))
+        out.add((round(score, 6), accounts, frozenset(zip(tx["txn_id"], tx["step"]))))
+    return out
+
+
+PERMISSIVE_N = HawalaNettingConfig(min_counterparties=1, min_correlation=-1.0,
+                                   significance_z=0.0, min_volume_match=0.0, min_coverage=0.0,
+                                   small_quantile=0.7, max_related=10.0, bucket=3600,
+                                   max_lag=2 * 3600)
+PERMISSIVE_M = HawalaMirrorConfig(min_counterparties=1, min_transactions=1, max_imbalance=1.0,
+                                  window=5 * 3600, small_quantile=0.7)
+
+
+@given(placed_graphs(), st.randoms(use_true_random=False))
+def test_detectors_are_relabel_invariant(g, rnd):
+    perm = np.array(rnd.sample(range(g.n_nodes), g.n_nodes), dtype=np.int32)
+    inv = np.argsort(perm)
+    h = relabel_placed(g, perm)
+    for det, cfg in ((detect_hawala_netting, PERMISSIVE_N), (detect_hawala_mirror, PERMISSIVE_M)):
+        assert _canon(det(g, cfg), g) == _canon(det(h, cfg), h, inv)
+
+
+@pytest.mark.parametrize("story", [G.hawala_broker_pair, G.hawala_mirror_pair])
+def test_named_stories_relabel_and_repeat_identically(story):
+    g = story()
+    perm = np.random.default_rng(1).permutation(g.n_nodes).astype(np.int32)
+    h = relabel_placed(g, perm)
+    inv = np.argsort(perm)
+    for det, cfg in ((detect_hawala_netting, HawalaNettingConfig()),
+                     (detect_hawala_mirror, HawalaMirrorConfig())):
+        a, b = det(g, cfg), det(g, cfg)
+        assert a.alerts.alerts.equals(b.alerts.alerts)
+        assert a.alerts.accounts.equals(b.alerts.accounts)
+        assert a.alerts.transactions.equals(b.alerts.transactions)
+        assert _canon(a, g) == _canon(det(h, cfg), h, inv)
+
+
+# -- named stories ---------------------------------------------------------------------------
+def _roles(det):
+    acc = det.alerts.accounts
+    return {r: sorted(acc.filter(role=r)["account"].to_list()) for r in set(acc["role"])}
+
+
+def test_clean_broker_pair_with_settlement_alerts():
+    g = G.hawala_broker_pair()
+    det = detect_hawala_netting(g, HawalaNettingConfig())
+    assert len(det.alerts) == 1 and det.stats["budget_cut"] == 0
+    roles = _roles(det)
+    assert roles["broker"] == [0, 1] and roles["intermediary"] == [2]
+    assert roles["source"] == list(range(3, 23)) and roles["sink"] == list(range(23, 43))
+    ev = json.loads(det.alerts.alerts["evidence"][0])
+    assert ev["collector"]["place"] == "GB" and ev["payer"]["place"] == "IQ"
+    assert ev["settlement"]["direction"] == "A->B" and ev["settlement"]["transfers"] == 3
+    assert ev["correlation"] > 0.8 and ev["volume_match"] > 0.9
+    assert 0.8 < ev["coverage"] < 1.25
+    assert 0 <= ev["lag_seconds"][0] < ev["lag_seconds"][1] <= 4 * 86400
+    # the settlement legs are in the alert's transactions, at steps 2 (A -> T) and 3 (T -> B)
+    tx = det.alerts.transactions
+    legs = set(g.txn_id[(g.src == 0) & (g.dst == 2)].tolist()) | set(g.txn_id[(g.src == 2) & (g.dst == 1)].tolist())
+    assert legs == set(tx.filter(tx["step"] >= 2)["txn_id"].to_list())
+    assert det.alerts.alerts["score"][0] > 0.8
+
+
+def test_broker_pair_without_settlement_scores_lower_or_not_at_all():
+    """No settlement: no alert by default; with min_coverage=0 it alerts, scoring at most 0.7
+    (the settlement term is 0) and below the settled pair."""
+    g = G.hawala_broker_pair(settle=False)
+    assert len(detect_hawala_netting(g, HawalaNettingConfig()).alerts) == 0
+    loose = HawalaNettingConfig(min_coverage=0.0)
+    det = detect_hawala_netting(g, loose)
+    assert len(det.alerts) == 1
+    settled = detect_hawala_netting(G.hawala_broker_pair(), loose)
+    assert det.alerts.alerts["score"][0] <= 0.7 < settled.alerts.alerts["score"][0]
+
+
+def test_score_is_monotone_in_customers():
+    g = G.hawala_broker_pair()
+    few = detect_hawala_netting(g, HawalaNettingConfig(min_counterparties=5))
+    many = detect_hawala_netting(g, HawalaNettingConfig(min_counterparties=15))
+    # a larger half-saturation point means the same customers count for less
+    assert few.alerts.alerts["score"][0] > many.alerts.alerts["score"][0]
+
+
+def test_daily_settling_money_service_pair_is_not_hawala():
+    g = G.msb_daily_settlement()
+    assert len(detect_hawala_netting(g, HawalaNettingConfig()).alerts) == 0
+    # it is only the settlement rhythm that separates it
+    det = detect_hawala_netting(g, HawalaNettingConfig(max_settlement_rate=1.0))
+    assert len(det.alerts) == 1
+
+
+def test_payroll_and_merchant_do_not_alert():
+    g = G.payroll_and_merchant()
+    for cfg in (HawalaNettingConfig(), HawalaNettingConfig(min_coverage=0.0)):
+        assert len(detect_hawala_netting(g, cfg).alerts) == 0
+    assert len(detect_hawala_mirror(g, HawalaMirrorConfig()).alerts) == 0
+
+
+def test_mirror_pair_alerts_with_brokers_and_both_flows():
+    g = G.hawala_mirror_pair()
+    det = detect_hawala_mirror(g, HawalaMirrorConfig())
+    assert len(det.alerts) == 1
+    roles = _roles(det)
+    assert roles["broker"] == [0, 1]
+    assert roles["intermediary"] == list(range(2, 14))
+    ev = json.loads(det.alerts.alerts["evidence"][0])
+    assert ev["forward_value"] == 6 * 4_950 and ev["reverse_value"] == 6 * 4_850
+    assert ev["imbalance"] == pytest.approx(600 / 29_700, abs=1e-6)  # evidence keeps 6 digits
+    assert ev["forward"]["to_broker"] == "1" and ev["reverse"]["to_broker"] == "0"
+    steps = det.alerts.transactions["step"].to_list()
+    assert [steps.count(k) for k in range(4)] == [6, 6, 6, 6]
+    # no netting here: nobody settles
+    assert len(detect_hawala_netting(g, HawalaNettingConfig()).alerts) == 0
+
+
+def test_mirror_score_is_monotone_in_balance():
+    cfg = HawalaMirrorConfig(max_imbalance=0.9)
+    even = detect_hawala_mirror(G.hawala_mirror_pair(), cfg).alerts.alerts["score"][0]
+    uneven = detect_hawala_mirror(G.hawala_mirror_pair(False), cfg).alerts.alerts["score"][0]
+    assert even > uneven
+
+
+def test_unbalanced_mirror_does_not_alert():
+    assert len(detect_hawala_mirror(G.hawala_mirror_pair(False), HawalaMirrorConfig()).alerts) == 0
+
+
+def test_places_fall_back_to_bank_then_currency():
+    g = G.graph([(0, 1, 0, 10.0), (0, 1, 1, 10.0), (1, 2, 2, 10.0)])
+    assert node_places(g)[1] == "none"
+    gb = TemporalGraph.from_arrays(g.src, g.dst, g.ts, g.amt, None, 3, node_bank=[0, 0, 1],
+                                   banks=("B1", "B2"))
+    assert node_places(gb)[0].tolist() == [0, 0, 1] and node_places(gb)[1] == "bank"
+    gc = TemporalGraph.from_arrays(g.src, g.dst, g.ts, g.amt, None, 3,
+                                   edge_currency=[1, 1, 0], currencies=("EUR", "GBP"))
+    place, kind, _ = node_places(gc)
+    # account 1: two GBP and one EUR -> GBP; account 2: one EUR
+    assert kind == "currency" and place.tolist() == [1, 1, 0]
+
+
+def test_empty_graph():
+    g = G.graph([], n=3)
+    for det, cfg in ((detect_hawala_netting, HawalaNettingConfig()),
+                     (detect_hawala_mirror, HawalaMirrorConfig())):
+        d = det(g, cfg)
+        assert len(d.alerts) == 0 and d.stats["budget_cut"] == 0
+
+
+# -- scenario: the planted instances of sample_data/small.finflow ---------------------------
+def _instance_scores(case, typology, det):
+    import polars as pl
+    truth = pl.read_parquet(case / "truth" / "instances.parquet").filter(typology=typology)
+    inst = truth.group_by("instance").agg(pl.col("account"))
+    planted = {r[0]: set(r[1]) for r in inst.iter_rows()}
+    acc = det.alerts.accounts
+    alerts = {a: set(acc.filter(alert_id=a)["account"].to_list())
+              for a in det.alerts.alerts["alert_id"]}
+    brokers = {a: set(acc.filter((pl.col("alert_id") == a) & (pl.col("role") == "broker"))["account"].to_list())
+               for a in alerts}
+    hit = {i for i, accs in planted.items() if any(brokers[a] <= accs for a in alerts)}
+    good = [a for a in alerts if any(brokers[a] <= accs for accs in planted.values())]
+    recall = len(hit) / len(planted) if planted else 1.0
+    precision = len(good) / len(alerts) if alerts else 1.0
+    return recall, precision, len(planted)
+
+
+DETECTORS = [("HAWALA_NETTING", detect_hawala_netting, HawalaNettingConfig()),
+             ("HAWALA_MIRROR", detect_hawala_mirror, HawalaMirrorConfig())]
+
+
+@pytest.mark.parametrize("typology,det,cfg", DETECTORS)
+def test_demo_data_recall_and_precision(typology, det, cfg):
+    """sample_data/demo.finflow (10 planted instances of each): recall and precision >= 0.8.
+    An alert matches an instance when both its brokers belong to the instance. Read only."""
+    from finflow.dataset import open_dataset
+    from tests.conftest import SAMPLE
+    case = SAMPLE / "demo.finflow"
+    if not case.is_dir():
+        pytest.skip("sample_data/demo.finflow not generated yet")
+    g = open_dataset(case).graph()
+    recall, precision, n = _instance_scores(case, typology, det(g, cfg))
+    if n == 0:
+        pytest.skip(f"no {typology} planted in demo.finflow")
+    assert recall >= 0.8 and precision >= 0.8, (recall, precision)
+
+
+@pytest.mark.parametrize("typology,det,cfg", DETECTORS)
+def test_small_data_alerts_are_planted_instances(small_case, typology, det, cfg):
+    """sample_data/small.finflow has only 3 instances of each: every alert must be one of
+    them (precision >= 0.8) and at least 2 of 3 found (one planted netting pair there
+    tracks at correlation 0.47 only, below min_correlation)."""
+    from finflow.dataset import open_dataset
+    g = open_dataset(small_case).graph()
+    recall, precision, n = _instance_scores(small_case, typology, det(g, cfg))
+    if n == 0:
+        pytest.skip(f"no {typology} planted in small.finflow")
+    assert recall >= 0.66 and precision >= 0.8, (recall, precision)
