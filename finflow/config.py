@@ -72,6 +72,9 @@ class ScatterGatherConfig:
     max_degree: int = 100_000
     #: two-hop paths enumerated per source before it is truncated (counted as a budget cut)
     max_paths_per_source: int = 2_000_000
+    #: alerts scoring lower are not emitted, only counted (stats below_min_score); the score
+    #: formula is in finflow.patterns.scatter_gather.detect_scatter_gather
+    min_score: float = 0.0
 
 
 @dataclass
@@ -81,6 +84,9 @@ class GatherScatterConfig:
     min_in: int = 3
     min_out: int = 3
     max_results: int = 200_000
+    #: alerts scoring lower are not emitted, only counted (stats below_min_score); the score
+    #: formula is in finflow.patterns.scatter_gather.detect_gather_scatter
+    min_score: float = 0.0
 
 
 @dataclass
@@ -144,6 +150,9 @@ class StructuringConfig:
     window: int = 7 * DAY
     min_count: int = 3
     max_results: int = 1_000_000
+    #: alerts scoring lower are not emitted, only counted (stats below_min_score); the score
+    #: formula is in finflow.patterns.structuring.detect_structuring
+    min_score: float = 0.0
 
 
 @dataclass

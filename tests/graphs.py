@@ -27,8 +27,9 @@ def triangle_round_trip() -> TemporalGraph:
 
 
 def triangle_out_of_order() -> TemporalGraph:
-    """The same triangle with the closing edge before the first: no temporal cycle."""
-    return graph([(2, 0, 0, 900.0), (0, 1, 1, 1000.0), (1, 2, 2, 950.0)])
+    """Triangle 0 -> 1 -> 2 -> 0 whose hops go backwards in time (2h, 1h, 0h): no rotation is
+    time-respecting, so there is no temporal cycle."""
+    return graph([(2, 0, 0, 900.0), (1, 2, 1, 950.0), (0, 1, 2, 1000.0)])
 
 
 def fan_out_star(k: int = 6) -> TemporalGraph:
