@@ -41,6 +41,11 @@ svg text{font-family:system-ui,sans-serif}.elabel{font-size:10px;fill:#2d3748}
 """
 
 
+# typologies whose roles alone give a readable left-to-right picture
+_BY_ROLE = {"FAN_OUT", "FAN_IN", "SCATTER_GATHER", "GATHER_SCATTER", "BIPARTITE", "STRUCTURING",
+            "PASS_THROUGH", "MULE_RING"}
+
+
 def _score_badge(score: float) -> str:
     hue = 120 - int(120 * max(0.0, min(1.0, score)))
     return f'<span class="score" style="background:hsl({hue},60%,40%)">{score:.2f}</span>'
@@ -54,7 +59,9 @@ def _table(df: pl.DataFrame, max_rows: int = 50) -> str:
     for row in df.head(max_rows).iter_rows():
         cells = []
         for v in row:
-            if isinstance(v, float):
+            if isinstance(v, bool):
+                cells.append(f"<td>{'yes' if v else ''}</td>")
+            elif isinstance(v, float):
                 cells.append(f'<td class="num">{v:,.2f}</td>' if abs(v) >= 1 or v == 0
                              else f'<td class="num">{v:.3f}</td>')
             elif isinstance(v, int):
@@ -99,7 +106,7 @@ def _alert_card(alert: dict, members: pl.DataFrame, txns: pl.DataFrame) -> str:
     nodes = [(a, aid, r) for a, aid, r in members.select("account", "account_id", "role").iter_rows()]
     tx = [(s, d, t, amt) for s, d, t, amt in txns.select("src", "dst", "ts_s", "amount").iter_rows()]
     names = dict(txns.select("src", "src_id").iter_rows()) | dict(txns.select("dst", "dst_id").iter_rows())
-    pic = flow_diagram(nodes, tx, labels=names)
+    pic = flow_diagram(nodes, tx, labels=names, by_role=alert["typology"] in _BY_ROLE)
     extra = ""
     if series:
         extra += "<h3>Bucket series</h3>" + line_chart(series)
@@ -126,30 +133,36 @@ def _alert_card(alert: dict, members: pl.DataFrame, txns: pl.DataFrame) -> str:
 
 
 def _trace_section(ds: Dataset) -> str:
+    """The latest fund trace: run settings, top reached accounts, and the top value paths."""
     try:
         tdir = ds.run_dir(containing="trace")
     except DatasetError:
         return ""
     acc = pl.read_parquet(tdir / "trace.parquet")
     info = json.loads((tdir / "run.json").read_text()) if (tdir / "run.json").is_file() else {}
+    seeds = info.get("seeds") or {}
+    seed_ids = set(seeds.get("accounts", [])) if isinstance(seeds, dict) else set(seeds)
+    settings = {k: info[k] for k in ("direction", "rule", "since", "until", "max_hops",
+                                     "min_amount") if info.get(k) is not None}
     html = [f"<h2>Fund trace ({escape(tdir.name)})</h2>",
-            f"<p class=meta>{escape(json.dumps({k: info[k] for k in sorted(info) if k in ('seeds', 'rule', 'backward', 'since', 'until', 'max_hops')}))}</p>"]
-    sort_col = next((c for c in ("traced_amount", "amount") if c in acc.columns), acc.columns[0])
-    html.append(_table(acc.sort(sort_col, descending=True), 25))
+            f"<p class=meta>seeds: {escape(', '.join(sorted(seed_ids)) or str(seeds))} · "
+            f"{escape(', '.join(f'{k}={v}' for k, v in settings.items()))}</p>"]
+    shown = [c for c in ("account_id", "seed", "min_hops", "traced_in", "held", "traced_out",
+                         "first_ts", "last_ts") if c in acc.columns]
+    sort_col = "traced_in" if "traced_in" in acc.columns else acc.columns[0]
+    html.append(_table(acc.sort(sort_col, descending=True).select(shown), 25))
     paths_file = tdir / "trace_paths.parquet"
     if paths_file.is_file():
         paths = pl.read_parquet(paths_file)
-        need = {"src_id", "dst_id", "amount", "ts"}
-        if need <= set(paths.columns):
+        if {"src_id", "dst_id", "ts"} <= set(paths.columns) and paths.height:
+            value = "tainted" if "tainted" in paths.columns else "amount"
             ids = sorted(set(paths["src_id"].to_list()) | set(paths["dst_id"].to_list()))
             index = {a: i for i, a in enumerate(ids)}
-            seeds = set(info.get("seeds") or [])
-            nodes = [(index[a], a, "source" if a in seeds else "intermediary") for a in ids]
-            ts_col = paths["ts"]
-            ts_s = (ts_col.dt.epoch("s") if ts_col.dtype.is_temporal() else ts_col).to_list()
-            tx = [(index[s], index[d], int(t), float(amt)) for s, d, t, amt in
-                  zip(paths["src_id"], paths["dst_id"], ts_s, paths["amount"])]
-            html.append("<h3>Paths that carried the most value</h3>" + flow_diagram(nodes, tx))
+            nodes = [(index[a], a, "source" if a in seed_ids else "intermediary") for a in ids]
+            tx = [(index[s], index[d], int(t), float(v)) for s, d, t, v in
+                  zip(paths["src_id"], paths["dst_id"], paths["ts"].dt.epoch("s"), paths[value])]
+            html.append(f"<h3>Paths that carried the most value ({value} amounts)</h3>"
+                        + flow_diagram(nodes, tx))
     return "".join(html)
 
 

@@ -17,9 +17,9 @@ ROLE_COLOURS = {
     "source": "#2b6cb0", "sink": "#c53030", "intermediary": "#b7791f", "hub": "#6b46c1",
     "broker": "#2f855a", "mule": "#dd6b20", "controller": "#1a202c", "member": "#4a5568",
 }
-# left-to-right order of roles when nothing better is known
-_ROLE_RANK = {"controller": 0, "source": 0, "broker": 1, "hub": 1, "mule": 1,
-              "intermediary": 1, "member": 1, "sink": 2}
+# left-to-right column of each role when an alert is drawn by role
+_ROLE_RANK = {"controller": 0, "source": 1, "broker": 2, "hub": 2, "mule": 2,
+              "intermediary": 2, "member": 2, "sink": 3}
 
 
 def fmt_amount(x: float) -> str:
@@ -102,13 +102,14 @@ def _reaches(a: int, b: int, edges) -> bool:
 
 def flow_diagram(nodes: list[tuple[int, str, str]], txns: list[tuple[int, int, int, float]],
                  width: int = 720, max_nodes: int = 40,
-                 labels: dict[int, str] | None = None) -> str:
+                 labels: dict[int, str] | None = None, by_role: bool = False) -> str:
     """SVG of one alert: accounts as coloured nodes, transactions as labelled arrows.
 
     nodes: (account, label, role); txns: (src, dst, ts seconds, amount). A set of transactions
     forming one cycle is drawn as a ring; everything else left to right in flow layers (so a
     scatter-gather shows as a diamond and a fan as a star). Parallel transactions between the
-    same pair are drawn as one arrow labelled with count and total.
+    same pair are drawn as one arrow labelled with count and total. ``by_role`` puts accounts
+    in columns by role (controller, source | hub, mule, intermediary | sink) instead.
     """
     roles = {a: r for a, _, r in nodes}
     labels = {**(labels or {}), **{a: lab for a, lab, _ in nodes}}
@@ -145,14 +146,18 @@ def flow_diagram(nodes: list[tuple[int, str, str]], txns: list[tuple[int, int, i
     else:
         timed = sorted(((s, d, min(t for t, _ in v)) for (s, d), v in pairs.items()),
                        key=lambda e: e[2])
-        layer = _layers(node_list, timed, roles)
+        if by_role:
+            ranks = sorted({_ROLE_RANK.get(roles[a], 2) for a in node_list})
+            layer = {a: ranks.index(_ROLE_RANK.get(roles[a], 2)) for a in node_list}
+        else:
+            layer = _layers(node_list, timed, roles)
         # nodes with no flow fall back to role order
         cols: dict[int, list[int]] = defaultdict(list)
         for a in node_list:
             cols[layer[a]].append(a)
         depth = max(cols) + 1 if cols else 1
         tallest = max((len(v) for v in cols.values()), default=1)
-        height = max(160, 40 + 46 * tallest)
+        height = max(160, 40 + 54 * tallest)
         xs = [80 + (width - 160) * (i / max(depth - 1, 1)) for i in range(depth)] if depth > 1 else [width / 2]
         for c, members in cols.items():
             members.sort(key=lambda a: (_ROLE_RANK.get(roles[a], 1), a))
