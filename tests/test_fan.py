@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from finflow._kernels.windows import row_bursts, window_distinct_counts
 from finflow.config import FanConfig
 from finflow.graph import TemporalGraph
-from finflow.patterns.fan import detect_fan_in, detect_fan_out
+from finflow.patterns.fan import (account_volume, csr_take, detect_fan_in, detect_fan_out,
+                                 pair_counts, pair_key, relationship_novelty)
 from tests import graphs
 from tests.graphs import H, T0, fan_out_star, graph
 from tests.naive import windows as naive
@@ -195,3 +196,39 @@ def test_budget_cut_is_reported_on_a_200k_edge_hub():
 def test_named_toy_graphs_without_fans():
     for g in (graphs.triangle_round_trip(), graphs.diamond()):
         assert len(detect_fan_out(g, FanConfig()).alerts) == 0
+
+
+@given(temporal_graphs(), st.randoms(use_true_random=False))
+def test_evidence_helpers_match_brute_force(g, rnd):
+    """pair_counts, account_volume and relationship_novelty (shared by the fan, scatter-gather
+    and structuring detectors) against their definitions on the edge list."""
+    src, dst, ts, amt = g.src.tolist(), g.dst.tolist(), g.ts.tolist(), g.amt.tolist()
+    e = g.n_edges
+    assert pair_counts(g, pair_key(g, g.src, g.dst)).tolist() == [
+        sum(1 for j in range(e) if (src[j], dst[j]) == (src[i], dst[i])) for i in range(e)]
+    assert pair_counts(g, pair_key(g, [g.n_nodes - 1], [g.n_nodes - 1])).tolist() == [
+        sum(1 for j in range(e) if src[j] == dst[j] == g.n_nodes - 1)]
+    acc = [rnd.randrange(g.n_nodes) for _ in range(5)]
+    lo = [rnd.choice(ts) - rnd.randrange(3) * 3600 if e else 0 for _ in acc]
+    hi = [x + rnd.randrange(4) * 3600 for x in lo]
+    got = account_volume(g, np.array(acc), np.array(lo), np.array(hi))
+    want = [sum(amt[j] for j in range(e) if a in (src[j], dst[j]) and l <= ts[j] <= h)
+            + sum(amt[j] for j in range(e) if src[j] == dst[j] == a and l <= ts[j] <= h)
+            for a, l, h in zip(acc, lo, hi)]
+    assert np.allclose(got, want)
+    # two groups of random distinct edges
+    groups = [sorted(rnd.sample(range(e), min(e, 3))) for _ in range(2)]
+    gid = np.array([i for i, x in enumerate(groups) for _ in x], np.int64)
+    edges = np.array([j for x in groups for j in x], np.int64)
+    got = relationship_novelty(g, gid, edges, 2)
+    for i, x in enumerate(groups):
+        pairs = {(src[j], dst[j]) for j in x}
+        new = [p for p in pairs if all(j in x for j in range(e) if (src[j], dst[j]) == p)]
+        assert got[i] == (len(new) / len(pairs) if pairs else 0.0)
+
+
+def test_csr_take_keeps_selected_rows():
+    ptr = np.array([0, 2, 2, 5, 6])
+    vals = np.array([10, 11, 12, 13, 14, 15])
+    new_ptr, (v,) = csr_take(ptr, np.array([0, 2]), vals)
+    assert new_ptr.tolist() == [0, 2, 5] and v.tolist() == [10, 11, 12, 13, 14]

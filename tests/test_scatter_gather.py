@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 from hypothesis import given
+from pytest import approx
 from hypothesis import strategies as st
 
 from finflow._kernels.scatter_gather import gather_scatter_bursts, scatter_gather_paths
@@ -115,13 +116,73 @@ def test_scatter_gather_window_is_closed():
     assert len(detect_scatter_gather(late, ScatterGatherConfig()).alerts) == 0
 
 
+def _sg(g, **kw):
+    return detect_scatter_gather(g, ScatterGatherConfig(min_score=0.0, **kw))
+
+
+def _gs(g, **kw):
+    return detect_gather_scatter(g, GatherScatterConfig(min_score=0.0, **kw))
+
+
+def _one(det, key):
+    assert len(det.alerts) == 1
+    return det.alerts.alerts["score"][0], json.loads(det.alerts.alerts["evidence"][0])[key]
+
+
 def test_scatter_gather_scores_keep_value_higher():
     keep = diamond(3)
     e = [(0, i, i, 500.0) for i in range(1, 4)] + [(i, 4, 3 + i, 50.0) for i in range(1, 4)]
     leak = graph(e)
-    s_keep = detect_scatter_gather(keep, ScatterGatherConfig()).alerts.alerts["score"][0]
-    s_leak = detect_scatter_gather(leak, ScatterGatherConfig()).alerts.alerts["score"][0]
-    assert s_keep > s_leak
+    s_keep, r_keep = _one(_sg(keep), "retention")
+    s_leak, r_leak = _one(_sg(leak), "retention")
+    assert r_keep == 0.96 and r_leak == 0.1 and s_keep > s_leak
+    # at the default operating point the leaking pattern is counted, not emitted
+    det = detect_scatter_gather(leak, ScatterGatherConfig())
+    assert len(det.alerts) == 0 and det.stats["below_min_score"] == 1
+    assert det.stats["bursts"] == 1
+    assert len(detect_scatter_gather(keep, ScatterGatherConfig()).alerts) == 1
+
+
+def test_scatter_gather_busy_intermediaries_score_lower():
+    """The same diamond, but intermediaries 1 and 2 move 10x the pattern's value with others
+    within the window around it."""
+    e = [(0, i, i, 500.0) for i in range(1, 4)] + [(i, 4, 3 + i, 480.0) for i in range(1, 4)]
+    e += [(9, 1, 30, 9800.0), (2, 10, 40, 9800.0)]
+    s_quiet, share_quiet = _one(_sg(diamond(3)), "intermediary_share")
+    s_busy, share_busy = _one(_sg(graph(e)), "intermediary_share")
+    assert share_quiet == 1.0 and share_busy == approx((1 + 2 * 980 / (980 + 9800)) / 3, abs=1e-6)
+    assert s_busy < s_quiet
+
+
+def test_scatter_gather_existing_relationships_score_lower():
+    """Source and intermediaries that also pay each other a month earlier."""
+    e = [(0, i, 720 + i, 500.0) for i in range(1, 4)] + [(i, 4, 723 + i, 480.0)
+                                                         for i in range(1, 4)]
+    known = graph(e + [(0, 1, 0, 500.0), (0, 2, 0, 500.0)])
+    s_new, nov_new = _one(_sg(graph(e)), "novelty")
+    s_known, nov_known = _one(_sg(known), "novelty")
+    assert nov_new == 1.0 and nov_known == approx(4 / 6, abs=1e-6) and s_known < s_new
+
+
+def test_gather_scatter_evidence_lowers_the_score():
+    """Six payers then six payees (passes 95%), against: a hub that passes on little, a hub
+    with much other traffic around the burst, and payers who pay the hub every month."""
+    ins = [(i, 0, 720 + i, 1000.0) for i in range(1, 7)]
+    outs = [(0, 6 + i, 744 + i, 950.0) for i in range(1, 7)]
+    s_base, _ = _one(_gs(graph(ins + outs)), "retention")
+    low_out = [(a, b, h, 100.0) for a, b, h, _ in outs]
+    s_leak, ret = _one(_gs(graph(ins + low_out)), "retention")
+    assert ret == 0.1 and s_leak < s_base
+    busy = graph(ins + outs + [(20, 0, 560, 50_000.0), (0, 21, 900, 50_000.0)])
+    s_busy, share = _one(_gs(busy), "hub_share")
+    assert share == approx(11_700 / 111_700, abs=1e-6) and s_busy < s_base
+    monthly = graph(ins + outs + [(i, 0, 0, 1000.0) for i in range(1, 7)])
+    s_monthly, nov = _one(_gs(monthly), "novelty")
+    assert nov == 0.5 and s_monthly < s_base
+    # the default operating point keeps the clean pattern and drops the one that leaks
+    assert len(detect_gather_scatter(graph(ins + outs), GatherScatterConfig()).alerts) == 1
+    det = detect_gather_scatter(graph(ins + low_out), GatherScatterConfig())
+    assert len(det.alerts) == 0 and det.stats["below_min_score"] == 1
 
 
 def test_gather_scatter_reports_the_whole_instance():

@@ -17,7 +17,7 @@ from tests.strategies import relabel, temporal_graphs
 pytestmark = pytest.mark.filterwarnings("ignore:bool.sampled_from")
 
 W = 3 * 3600
-CFG = StructuringConfig(threshold=1000.0, band=0.5, window=W, min_count=2)
+CFG = StructuringConfig(threshold=1000.0, band=0.5, window=W, min_count=2, min_score=0.0)
 amounts = st.sampled_from([100.0, 499.0, 500.0, 700.0, 999.0, 1000.0, 1500.0])
 
 
@@ -107,8 +107,9 @@ def test_single_payer_is_reported_once():
     assert json.loads(det.alerts.alerts["evidence"][0])["mode"] == "payer"
 
 
-def _top(g):
-    return detect_structuring(g, StructuringConfig()).alerts.alerts["score"].max()
+def _top(g, **kw):
+    det = detect_structuring(g, StructuringConfig(min_score=0.0, **kw))
+    return det.alerts.alerts["score"].max()
 
 
 def test_scores_follow_the_evidence():
@@ -126,7 +127,47 @@ def test_scores_follow_the_evidence():
     assert _top(habit) < _top(burst)
 
 
+def test_relationship_that_crosses_the_threshold_is_not_avoiding_it():
+    """Same burst; the pair also pays just over the threshold twice a month later."""
+    burst = [(0, 1, 0, 9800.0), (0, 1, 2, 9800.0), (0, 1, 4, 9800.0)]
+    crossing = graph(burst + [(0, 1, 700, 10400.0), (0, 1, 720, 10900.0)])
+    far_over = graph(burst + [(0, 1, 700, 25000.0), (0, 1, 720, 25000.0)])
+    ev = json.loads(detect_structuring(crossing, StructuringConfig(min_score=0.0))
+                    .alerts.alerts["evidence"][0])
+    assert ev["pair_payments_just_over"] == 2 and ev["pair_payments_in_band"] == 3
+    assert ev["avoidance"] == 0.6
+    # payments far above the threshold are not "just over" it
+    assert _top(crossing) < _top(far_over)
+
+
+def test_existing_relationship_scores_lower_than_new_one():
+    """A burst between accounts that also pay each other small sums at other times."""
+    burst = [(0, 1, 0, 9800.0), (0, 1, 2, 9800.0), (0, 1, 4, 9800.0)]
+    known = graph(burst + [(0, 1, 500, 120.0), (0, 1, 1000, 80.0)])
+    new = graph(burst + [(0, 2, 500, 120.0), (0, 3, 1000, 80.0)])
+    ev = json.loads(detect_structuring(known, StructuringConfig(min_score=0.0))
+                    .alerts.alerts["evidence"][0])
+    assert ev["novelty"] == 0.0
+    assert _top(known) < _top(new)
+
+
+def test_min_score_drops_and_counts_weak_bursts():
+    """Takings between 8,000 and 11,000 paid into the same account every 36 hours for two
+    months: bursts of near-threshold payments, but an old relationship that often crosses
+    the threshold."""
+    amounts = [9100.0, 9400.0, 10300.0, 9900.0, 9300.0, 10100.0, 8700.0, 9600.0] * 5
+    g = graph([(0, 1, 36 * i, a) for i, a in enumerate(amounts)])
+    everything = detect_structuring(g, StructuringConfig(min_score=0.0))
+    default = detect_structuring(g, StructuringConfig())
+    assert len(everything.alerts) >= 1
+    assert everything.alerts.alerts["score"].max() < StructuringConfig().min_score
+    assert len(default.alerts) == 0
+    assert default.stats["below_min_score"] == len(everything.alerts)
+    assert default.stats["candidates"] == everything.stats["candidates"]
+
+
 def test_budget_cut_is_reported():
     e = [(0, 1, 200 * b + i, 9500.0) for b in range(10) for i in range(3)]
-    det = detect_structuring(graph(e), StructuringConfig(max_results=4))
-    assert len(det.alerts) == 4 and det.stats == {"budget_cut": 6, "candidates": 10}
+    det = detect_structuring(graph(e), StructuringConfig(max_results=4, min_score=0.0))
+    assert len(det.alerts) == 4
+    assert det.stats == {"budget_cut": 6, "candidates": 10, "below_min_score": 0}

@@ -6,6 +6,11 @@
 * GATHER_SCATTER: >= k_in distinct payers pay hub h, then h pays >= k_out distinct payees,
   the outgoing payments at or after the incoming ones, inside W. One alert per hub burst;
   roles ``source`` (payers), ``hub``, ``sink`` (payees); steps 0 (in) and 1 (out).
+
+The kernels find every instance of the structural definition; the detectors score each one
+by the evidence an analyst weighs (value passed on, speed, otherwise quiet middle accounts,
+new rather than recurring relationships; formulas in the detector docstrings) and emit those
+scoring at least the config's ``min_score`` (the others are counted as ``below_min_score``).
 """
 from __future__ import annotations
 
@@ -18,7 +23,8 @@ from ..alerts import ROLE_CODE, AlertBatch, Detection, make_alerts
 from ..config import GatherScatterConfig, ScatterGatherConfig
 from ..graph import TemporalGraph
 from ._common import speed_score
-from .fan import EVIDENCE_LIMIT, group_unique
+from .fan import (EVIDENCE_LIMIT, account_volume, csr_take, group_unique,
+                  relationship_novelty)
 
 __all__ = ["detect_scatter_gather", "detect_gather_scatter"]
 
@@ -38,16 +44,30 @@ def detect_scatter_gather(graph: TemporalGraph, cfg: ScatterGatherConfig) -> Det
 
     Score (in [0, 1], monotone in each piece of evidence)::
 
-        score = 0.3 * breadth + 0.3 * speed + 0.4 * retention
+        score = (0.2 + 0.4 * breadth + 0.4 * speed) * retention
+                * (0.5 + 0.5 * intermediary_share) * (0.7 + 0.3 * novelty)
 
     * ``breadth = d / (d + k)``: d distinct intermediaries in the burst, k = min_intermediaries.
     * ``speed = 1 - span / W``: span of the peak window (first s -> m to last m -> t).
-    * ``retention``: min/max of the value s paid the intermediaries and the value they paid t
-      (layering passes most of the money on).
+    * ``retention``: min/max of the value s paid the intermediaries and the value they paid t.
+      Layering passes the money on; a source paying people who later buy something small
+      from the same shop (salaries, then rent or groceries) passes little of it, so the
+      score is proportional to it.
+    * ``intermediary_share``: mean over intermediaries of the value each moved inside the
+      alert (its hops in and out) / everything it sent and received from W before the alert's
+      first hop to W after its last: dedicated, otherwise quiet intermediaries give 1.
+    * ``novelty``: share of the alert's relationships (s -> m_i and m_i -> t pairs) that have
+      no transaction outside the alert. Pairs that also pay at other times (salaries, rent,
+      regular suppliers) are existing relationships and lower the score somewhat.
 
-    Stats: ``candidates`` two-hop paths enumerated; ``budget_cut`` = sources or intermediary
-    slices skipped by ``max_degree`` + sources truncated by ``max_paths_per_source`` + alerts
-    dropped by ``max_results`` (each also reported separately).
+    Alerts scoring below ``cfg.min_score`` are not emitted (counted in
+    ``stats["below_min_score"]``).
+
+    Stats: ``candidates`` two-hop paths enumerated; ``bursts`` alerts before the score
+    threshold; ``budget_cut`` = sources or intermediary slices skipped by ``max_degree`` +
+    sources truncated by ``max_paths_per_source`` + alerts dropped by ``max_results`` (each
+    also reported separately). Cost: the kernel's, then O(E + P log P) for P paths (pair
+    counts for novelty, volumes by binary search over prefix sums).
     """
     w = int(cfg.window)
     k = max(int(cfg.min_intermediaries), 1)
@@ -57,23 +77,29 @@ def detect_scatter_gather(graph: TemporalGraph, cfg: ScatterGatherConfig) -> Det
                                      int(cfg.max_results), graph.n_nodes)
     stats = {"budget_cut": int(cut_deg + cut_paths + cut_res), "candidates": int(n_paths),
              "cut_degree": int(cut_deg), "cut_paths": int(cut_paths),
-             "cut_results": int(cut_res)}
-    a = src.shape[0]
-    if a == 0:
+             "cut_results": int(cut_res), "bursts": int(src.shape[0]), "below_min_score": 0}
+    if src.shape[0] == 0:
         return Detection(AlertBatch.empty(), stats)
     e1 = graph.out_eid[p1]
     e2 = graph.out_eid[p2]
-    alert_of = np.repeat(np.arange(a), np.diff(path_ptr))
-    h1_ptr, h1 = group_unique(alert_of, e1, a)   # distinct first hops per alert
-    h2_ptr, h2 = group_unique(alert_of, e2, a)
-    mid_ptr, mids = group_unique(alert_of, pm, a)
-    n_mid = np.diff(mid_ptr)
-    into = _sums(h1_ptr, graph.amt[h1])
-    out = _sums(h2_ptr, graph.amt[h2])
-    retention = _retention(into, out)
-    breadth = n_mid / (n_mid + k)
+    f = _sg_features(graph, src.shape[0], path_ptr, e1, e2, pm, w)
+    breadth = f["n_mid"] / (f["n_mid"] + k)
     speed = speed_score(peak_span, w)
-    score = 0.3 * breadth + 0.3 * speed + 0.4 * retention
+    score = ((0.2 + 0.4 * breadth + 0.4 * speed) * f["retention"]
+             * (0.5 + 0.5 * f["mid_share"]) * (0.7 + 0.3 * f["novelty"]))
+    keep = np.flatnonzero(score >= float(cfg.min_score))
+    stats["below_min_score"] = int(src.shape[0] - keep.shape[0])
+    a = keep.shape[0]
+    if a == 0:
+        return Detection(AlertBatch.empty(), stats)
+    if a < src.shape[0]:   # features of an alert depend only on its own paths
+        path_ptr, (e1, e2, pm) = csr_take(path_ptr, keep, e1, e2, pm)
+        src, dst, peak, peak_start, peak_span, score = (
+            x[keep] for x in (src, dst, peak, peak_start, peak_span, score))
+        f = _sg_features(graph, a, path_ptr, e1, e2, pm, w)
+    h1_ptr, h1, h2_ptr, h2 = f["h1_ptr"], f["h1"], f["h2_ptr"], f["h2"]
+    mid_ptr, mids, n_mid = f["mid_ptr"], f["mids"], f["n_mid"]
+    into, out, retention = f["into"], f["out"], f["retention"]
 
     n_mem = n_mid + 2
     member_ptr = np.zeros(a + 1, np.int64)
@@ -111,15 +137,18 @@ def detect_scatter_gather(graph: TemporalGraph, cfg: ScatterGatherConfig) -> Det
                        "amount_in": float(graph.amt[e1[j]]), "amount_out": float(graph.amt[e2[j]]),
                        "time_in": int(graph.ts[e1[j]]), "time_out": int(graph.ts[e2[j]])}
                       for j in range(lo, hi)],
-            "window": {"start": int(graph.ts[h1[h1_ptr[i]:h1_ptr[i + 1]]].min()),
-                       "end": int(graph.ts[h2[h2_ptr[i]:h2_ptr[i + 1]]].max())},
+            "window": {"start": int(f["t_first"][i]), "end": int(f["t_last"][i])},
             "peak_window": {"start": int(peak_start[i]), "end": int(peak_start[i] + peak_span[i]),
                             "distinct_intermediaries": int(peak[i])},
             "distinct_intermediaries": int(n_mid[i]),
             "amount_in": float(into[i]), "amount_out": float(out[i]),
             "retention": float(retention[i]),
+            "intermediary_share": float(f["mid_share"][i]),
+            "intermediary_shares": f["mid_share_each"][mid_ptr[i]:mid_ptr[i + 1]][:EVIDENCE_LIMIT],
+            "novelty": float(f["novelty"][i]),
             "truncated": bool(path_ptr[i + 1] - path_ptr[i] > EVIDENCE_LIMIT),
-            "thresholds": {"window": w, "min_intermediaries": k},
+            "thresholds": {"window": w, "min_intermediaries": k,
+                           "min_score": float(cfg.min_score)},
         })
     batch = make_alerts(graph, "SCATTER_GATHER", score, member_ptr, member_acc, member_role,
                         txn_ptr, txn_edge, txn_step, evidence=evidence,
@@ -127,22 +156,66 @@ def detect_scatter_gather(graph: TemporalGraph, cfg: ScatterGatherConfig) -> Det
     return Detection(batch, stats)
 
 
+def _sg_features(graph: TemporalGraph, a: int, path_ptr, e1, e2, pm, w: int) -> dict:
+    """Per-alert evidence of SCATTER_GATHER alerts from their paths (CSR ``path_ptr`` over
+    edge indices ``e1`` (s -> m), ``e2`` (m -> t) and intermediaries ``pm``)."""
+    alert_of = np.repeat(np.arange(a), np.diff(path_ptr))
+    h1_ptr, h1 = group_unique(alert_of, e1, a)   # distinct first hops per alert
+    h2_ptr, h2 = group_unique(alert_of, e2, a)
+    mid_ptr, mids = group_unique(alert_of, pm, a)
+    n_mid = np.diff(mid_ptr)
+    into = _sums(h1_ptr, graph.amt[h1])
+    out = _sums(h2_ptr, graph.amt[h2])
+    t_first = np.minimum.reduceat(graph.ts[h1], h1_ptr[:-1])
+    t_last = np.maximum.reduceat(graph.ts[h2], h2_ptr[:-1])
+    hop_alert = np.concatenate([np.repeat(np.arange(a), np.diff(h1_ptr)),
+                                np.repeat(np.arange(a), np.diff(h2_ptr))])
+    hop_edge = np.concatenate([h1, h2])
+    hop_mid = np.concatenate([graph.dst[h1], graph.src[h2]]).astype(np.int64)
+    # value each intermediary moved inside the alert against all it moved around it
+    mid_alert = np.repeat(np.arange(a), n_mid)
+    n = np.int64(max(graph.n_nodes, 1))
+    slot = np.searchsorted(mid_alert * n + mids, hop_alert * n + hop_mid)
+    mid_value = np.bincount(slot, weights=graph.amt[hop_edge], minlength=mids.shape[0])
+    mid_volume = account_volume(graph, mids, t_first[mid_alert] - w, t_last[mid_alert] + w)
+    mid_share_each = np.clip(mid_value / np.maximum(mid_volume, 1e-12), 0.0, 1.0)
+    return dict(h1_ptr=h1_ptr, h1=h1, h2_ptr=h2_ptr, h2=h2, mid_ptr=mid_ptr, mids=mids,
+                n_mid=n_mid, into=into, out=out, retention=_retention(into, out),
+                t_first=t_first, t_last=t_last, mid_share_each=mid_share_each,
+                mid_share=np.add.reduceat(mid_share_each, mid_ptr[:-1]) / n_mid,
+                novelty=relationship_novelty(graph, hop_alert, hop_edge, a))
+
+
 def detect_gather_scatter(graph: TemporalGraph, cfg: GatherScatterConfig) -> Detection:
     """GATHER_SCATTER alerts.
 
     Score (in [0, 1], monotone in each piece of evidence)::
 
-        score = (0.2 * fan_in + 0.2 * fan_out + 0.3 * speed + 0.3 * retention) * persistence
+        score = (0.3 * fan_in + 0.3 * fan_out + 0.4 * speed) * retention * hub_share
+                * (0.5 + 0.5 * novelty) * persistence
 
     * ``fan_in = d_in / (d_in + k_in)``, ``fan_out = d_out / (d_out + k_out)``: distinct
       payers and payees in the burst.
     * ``speed = 1 - (R - L) / W`` of the burst's tightest core.
-    * ``retention``: min/max of the burst's incoming and outgoing value.
+    * ``retention``: min/max of the burst's incoming and outgoing value: the hub passes the
+      money it gathered on (a person collecting from friends and buying a few things, or a
+      firm paying its payroll out of a few receipts, does not).
+    * ``hub_share``: the burst's value (in + out) / everything the hub sent and received from W
+      before the burst to W after it. A collection account used for this and little else
+      gives 1; a money-service business or a trading firm for which the burst is a slice of
+      a steady flow gives little.
+    * ``novelty``: share of the burst's relationships (payer -> hub, hub -> payee pairs) that
+      have no transaction outside the burst. Daily settlements between the same firms, a
+      monthly payroll, a relative paid every month are existing relationships.
     * ``persistence = W / max(W, burst span)``: an account that gathers and scatters all the
       time (a business) forms one long burst and scores low.
 
+    Alerts scoring below ``cfg.min_score`` are not emitted (counted in
+    ``stats["below_min_score"]``).
+
     Stats: ``candidates`` bursts found; ``budget_cut`` bursts dropped by ``max_results``. The
-    kernel is O(E + N) (two-pointer sweeps per hub), so there is no degree budget.
+    kernel is O(E + N) (two-pointer sweeps per hub), so there is no degree budget; the
+    evidence costs O(E + T log T) for the T transactions of the bursts.
     """
     w = int(cfg.window)
     k_in, k_out = max(int(cfg.min_in), 1), max(int(cfg.min_out), 1)
@@ -150,24 +223,30 @@ def detect_gather_scatter(graph: TemporalGraph, cfg: GatherScatterConfig) -> Det
      n_cut) = gather_scatter_bursts(graph.in_ptr, graph.in_nbr, graph.in_ts, graph.out_ptr,
                                     graph.out_nbr, graph.out_ts, w, k_in, k_out,
                                     int(cfg.max_results), graph.n_nodes)
-    a = hub.shape[0]
-    stats = {"budget_cut": int(n_cut), "candidates": int(a + n_cut)}
+    stats = {"budget_cut": int(n_cut), "candidates": int(hub.shape[0] + n_cut),
+             "below_min_score": 0}
+    if hub.shape[0] == 0:
+        return Detection(AlertBatch.empty(), stats)
+    f = _gs_features(graph, hub, in_ptr, in_pos, out_ptr, out_pos, w)
+    speed = speed_score(big_r - big_l, w)
+    score = ((0.3 * f["d_in"] / (f["d_in"] + k_in) + 0.3 * f["d_out"] / (f["d_out"] + k_out)
+              + 0.4 * speed) * f["retention"] * f["hub_share"] * (0.5 + 0.5 * f["novelty"])
+             * f["persistence"])
+    keep = np.flatnonzero(score >= float(cfg.min_score))
+    stats["below_min_score"] = int(hub.shape[0] - keep.shape[0])
+    a = keep.shape[0]
     if a == 0:
         return Detection(AlertBatch.empty(), stats)
-    ein = graph.in_eid[in_pos]
-    eout = graph.out_eid[out_pos]
-    n_in, n_out = np.diff(in_ptr), np.diff(out_ptr)
-    pay_ptr, payers = group_unique(np.repeat(np.arange(a), n_in), graph.in_nbr[in_pos], a)
-    rec_ptr, payees = group_unique(np.repeat(np.arange(a), n_out), graph.out_nbr[out_pos], a)
-    d_in, d_out = np.diff(pay_ptr), np.diff(rec_ptr)
-    into = _sums(in_ptr, graph.amt[ein])
-    out = _sums(out_ptr, graph.amt[eout])
-    retention = _retention(into, out)
-    t_first = np.minimum.reduceat(graph.ts[ein], in_ptr[:-1])
-    t_last = np.maximum.reduceat(graph.ts[eout], out_ptr[:-1])
-    persistence = w / np.maximum(float(w), (t_last - t_first).astype(np.float64))
-    score = ((0.2 * d_in / (d_in + k_in) + 0.2 * d_out / (d_out + k_out)
-              + 0.3 * speed_score(big_r - big_l, w) + 0.3 * retention) * persistence)
+    if a < hub.shape[0]:   # features of a burst depend only on its own transactions
+        in_ptr, (in_pos,) = csr_take(in_ptr, keep, in_pos)
+        out_ptr, (out_pos,) = csr_take(out_ptr, keep, out_pos)
+        hub, big_l, tau, big_r, n_splits, score = (
+            x[keep] for x in (hub, big_l, tau, big_r, n_splits, score))
+        f = _gs_features(graph, hub, in_ptr, in_pos, out_ptr, out_pos, w)
+    ein, eout, n_in, n_out = f["ein"], f["eout"], np.diff(in_ptr), np.diff(out_ptr)
+    pay_ptr, payers, rec_ptr, payees = f["pay_ptr"], f["payers"], f["rec_ptr"], f["payees"]
+    d_in, d_out, into, out = f["d_in"], f["d_out"], f["into"], f["out"]
+    retention, t_first, t_last = f["retention"], f["t_first"], f["t_last"]
 
     member_ptr = np.zeros(a + 1, np.int64)
     np.cumsum(d_in + 1 + d_out, out=member_ptr[1:])
@@ -206,10 +285,36 @@ def detect_gather_scatter(graph: TemporalGraph, cfg: GatherScatterConfig) -> Det
             "distinct_payers": int(d_in[i]), "distinct_payees": int(d_out[i]),
             "amount_in": float(into[i]), "amount_out": float(out[i]),
             "retention": float(retention[i]),
+            "hub_share": float(f["hub_share"][i]), "novelty": float(f["novelty"][i]),
+            "persistence": float(f["persistence"][i]),
             "truncated": bool(max(n_in[i], n_out[i]) > EVIDENCE_LIMIT),
-            "thresholds": {"window": w, "min_in": k_in, "min_out": k_out},
+            "thresholds": {"window": w, "min_in": k_in, "min_out": k_out,
+                           "min_score": float(cfg.min_score)},
         })
     batch = make_alerts(graph, "GATHER_SCATTER", score, member_ptr, member_acc, member_role,
                         txn_ptr, txn_edge, txn_step, evidence=evidence,
                         params=dataclasses.asdict(cfg))
     return Detection(batch, stats)
+
+
+def _gs_features(graph: TemporalGraph, hub, in_ptr, in_pos, out_ptr, out_pos, w: int) -> dict:
+    """Per-burst evidence of GATHER_SCATTER alerts from the kernel's in/out CSR positions."""
+    a = hub.shape[0]
+    ein = graph.in_eid[in_pos]
+    eout = graph.out_eid[out_pos]
+    in_alert = np.repeat(np.arange(a), np.diff(in_ptr))
+    out_alert = np.repeat(np.arange(a), np.diff(out_ptr))
+    pay_ptr, payers = group_unique(in_alert, graph.in_nbr[in_pos], a)
+    rec_ptr, payees = group_unique(out_alert, graph.out_nbr[out_pos], a)
+    into = _sums(in_ptr, graph.amt[ein])
+    out = _sums(out_ptr, graph.amt[eout])
+    t_first = np.minimum.reduceat(graph.ts[ein], in_ptr[:-1])
+    t_last = np.maximum.reduceat(graph.ts[eout], out_ptr[:-1])
+    volume = account_volume(graph, hub, t_first - w, t_last + w)
+    return dict(ein=ein, eout=eout, pay_ptr=pay_ptr, payers=payers, rec_ptr=rec_ptr,
+                payees=payees, d_in=np.diff(pay_ptr), d_out=np.diff(rec_ptr), into=into,
+                out=out, retention=_retention(into, out), t_first=t_first, t_last=t_last,
+                persistence=w / np.maximum(float(w), (t_last - t_first).astype(np.float64)),
+                hub_share=np.clip((into + out) / np.maximum(volume, 1e-12), 0.0, 1.0),
+                novelty=relationship_novelty(graph, np.concatenate([in_alert, out_alert]),
+                                             np.concatenate([ein, eout]), a))

@@ -12,7 +12,8 @@ TemporalGraph restricted to structured payments, windows closed ``[L, L + W]``:
 
 As for fans, qualifying maximal windows sharing payments merge into one burst = one alert
 (``finflow._kernels.windows.row_bursts`` with ``distinct=False``; O(E + N)).
-Roles: payers ``source``, beneficiaries ``sink``.
+Roles: payers ``source``, beneficiaries ``sink``. Each burst is scored (see
+:func:`detect_structuring`); bursts below ``StructuringConfig.min_score`` are only counted.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from ..alerts import AlertBatch, Detection, make_alerts
 from ..config import StructuringConfig
 from ..graph import TemporalGraph
 from ._common import speed_score
-from .fan import EVIDENCE_LIMIT, group_unique, members_csr, ranges
+from .fan import (EVIDENCE_LIMIT, group_unique, members_csr, pair_key, ranges,
+                  relationship_novelty)
 
 __all__ = ["detect_structuring"]
 
@@ -43,7 +45,7 @@ def detect_structuring(graph: TemporalGraph, cfg: StructuringConfig) -> Detectio
     Score (in [0, 1], monotone in each piece of evidence)::
 
         score = (0.35 * count + 0.25 * closeness + 0.2 * speed + 0.2 * coordination)
-                * (0.2 + 0.8 * concentration)
+                * (0.2 + 0.8 * concentration) * avoidance * (0.5 + 0.5 * novelty)
 
     * ``count = c / (c + n)``: c structured payments in the peak window, n = min_count.
     * ``closeness``: mean of ``(amount - low) / (threshold - low)`` over the burst (1 = just
@@ -53,13 +55,27 @@ def detect_structuring(graph: TemporalGraph, cfg: StructuringConfig) -> Detectio
     * ``concentration``: share of the row's structured payments that fall in this burst; an
       account that pays near-threshold amounts all year long (business takings) is not
       making a burst.
+    * ``avoidance = b / (b + o)``: over the whole data, b payments in the band and o payments
+      *just over* the threshold, in ``[threshold, threshold + (threshold - low))``, between
+      the burst's payer -> beneficiary pairs. Structuring stays under the threshold; a
+      relationship whose payments cross it at other times (takings that vary around a level
+      near the threshold) is not avoiding it.
+    * ``novelty``: share of the burst's payer -> beneficiary pairs with no transaction
+      outside the burst (any amount). A weekly deposit into the same account for months is an
+      existing relationship; smurfs paying a beneficiary they never paid before are new.
+
+    Alerts scoring below ``cfg.min_score`` are not emitted (stats ``below_min_score``).
+    Cost: the kernel's O(E + N), plus O(E + S log S) for the pair evidence (S payments in or
+    just over the band).
     """
     w = int(cfg.window)
     n_min = max(int(cfg.min_count), 1)
     thr = float(cfg.threshold)
     low = (1.0 - float(cfg.band)) * thr
     structured = (graph.amt >= low) & (graph.amt < thr)
-    batches, cut, cand = [], 0, 0
+    batches, cut, cand, below = [], 0, 0, 0
+    band_keys = _pair_counter(graph, structured)
+    over_keys = _pair_counter(graph, (graph.amt >= thr) & (graph.amt < thr + (thr - low)))
     left = int(cfg.max_results)
     for mode in ("payer", "beneficiary"):
         if mode == "payer":
@@ -83,16 +99,32 @@ def detect_structuring(graph: TemporalGraph, cfg: StructuringConfig) -> Detectio
         cand += int(node.shape[0] + n_cut)
         left -= node.shape[0]
         if node.shape[0]:
-            batches.append(_alerts(graph, cfg, mode, node, lo, hi, peak, min_span, n_distinct,
-                                   fptr, pos, fnbr, fts, amt[pos], eid[pos], low, thr, w, n_min))
-    stats = {"budget_cut": cut, "candidates": cand}
+            part, n_below = _alerts(graph, cfg, mode, node, lo, hi, peak, min_span, n_distinct,
+                                    fptr, fnbr, fts, amt[pos], eid[pos], low, thr, w, n_min,
+                                    band_keys, over_keys)
+            below += n_below
+            if part is not None:
+                batches.append(part)
+    stats = {"budget_cut": cut, "candidates": cand, "below_min_score": below}
     if not batches:
         return Detection(AlertBatch.empty(), stats)
     return Detection(_merge(graph, batches), stats)
 
 
-def _alerts(graph, cfg, mode, node, lo, hi, peak, min_span, n_distinct, fptr, pos, fnbr, fts,
-            famt, feid, low, thr, w, n_min):
+def _pair_counter(graph: TemporalGraph, mask: np.ndarray):
+    """Sorted (src, dst) pair keys of the transactions with ``mask``, for counting by search."""
+    return np.sort(pair_key(graph, graph.src[mask], graph.dst[mask]))
+
+
+def _count_pairs(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    return (np.searchsorted(sorted_keys, keys, "right")
+            - np.searchsorted(sorted_keys, keys, "left")).astype(np.float64)
+
+
+def _alerts(graph, cfg, mode, node, lo, hi, peak, min_span, n_distinct, fptr, fnbr, fts,
+            famt, feid, low, thr, w, n_min, band_keys, over_keys):
+    """Score one mode's bursts, drop those below ``cfg.min_score`` and build their alert
+    pieces. Returns (pieces or None, number below min_score)."""
     a = node.shape[0]
     n_tx = hi - lo
     cs = np.concatenate([[0.0], np.cumsum((famt - low) / (thr - low))])
@@ -101,12 +133,31 @@ def _alerts(graph, cfg, mode, node, lo, hi, peak, min_span, n_distinct, fptr, po
     total = ca[hi] - ca[lo]
     row_n = fptr[node + 1] - fptr[node]
     concentration = n_tx / row_n
+    # the burst's relationships (payer -> beneficiary pairs) over the whole data: do they pay
+    # at other times too (novelty), and do they cross the threshold at other times (avoidance)?
+    group = np.repeat(np.arange(a), n_tx)
+    edges = feid[ranges(lo, hi)[1]]
+    novelty = relationship_novelty(graph, group, edges, a)
+    pairs = np.unique(np.stack([group, pair_key(graph, graph.src[edges], graph.dst[edges])], 1),
+                      axis=0)
+    n_band = np.bincount(pairs[:, 0], weights=_count_pairs(band_keys, pairs[:, 1]), minlength=a)
+    n_over = np.bincount(pairs[:, 0], weights=_count_pairs(over_keys, pairs[:, 1]), minlength=a)
+    avoidance = n_band / np.maximum(n_band + n_over, 1.0)
     payers = np.ones(a) if mode == "payer" else n_distinct.astype(np.float64)
     count = peak / (peak + n_min)
     speed = speed_score(min_span, w)
     coordination = 1.0 - 1.0 / payers
     score = ((0.35 * count + 0.25 * closeness + 0.2 * speed + 0.2 * coordination)
-             * (0.2 + 0.8 * concentration))
+             * (0.2 + 0.8 * concentration) * avoidance * (0.5 + 0.5 * novelty))
+    keep = np.flatnonzero(score >= float(cfg.min_score))
+    n_below = a - keep.shape[0]
+    if keep.shape[0] == 0:
+        return None, n_below
+    (node, lo, hi, peak, min_span, n_tx, closeness, total, row_n, concentration, novelty,
+     n_band, n_over, avoidance, payers, score) = (
+        x[keep] for x in (node, lo, hi, peak, min_span, n_tx, closeness, total, row_n,
+                          concentration, novelty, n_band, n_over, avoidance, payers, score))
+    a = keep.shape[0]
     txn_ptr, p = ranges(lo, hi)
     cp_ptr, cps = group_unique(np.repeat(np.arange(a), n_tx), fnbr[p], a)
     if mode == "payer":
@@ -132,16 +183,21 @@ def _alerts(graph, cfg, mode, node, lo, hi, peak, min_span, n_distinct, fptr, po
             "distinct_payers": int(payers[i]),
             "seconds_to_min_count": int(min_span[i]),
             "structured_payments_in_row": int(row_n[i]),
+            "concentration": float(concentration[i]),
             "total_amount": float(total[i]),
             "mean_closeness": float(closeness[i]),
+            "pair_payments_in_band": int(n_band[i]),
+            "pair_payments_just_over": int(n_over[i]),
+            "avoidance": float(avoidance[i]),
+            "novelty": float(novelty[i]),
             "truncated": bool(n_tx[i] > EVIDENCE_LIMIT),
             "thresholds": {"threshold": thr, "band": float(cfg.band), "low": low,
-                           "window": w, "min_count": n_min},
+                           "window": w, "min_count": n_min, "min_score": float(cfg.min_score)},
         }
         evidence.append(ev)
     return dict(score=score, member_ptr=member_ptr, member_acc=member_acc,
                 member_role=member_role, txn_ptr=txn_ptr, txn_edge=feid[p], evidence=evidence,
-                params=dataclasses.asdict(cfg))
+                params=dataclasses.asdict(cfg)), n_below
 
 
 def _merge(graph, parts) -> AlertBatch:
