@@ -205,9 +205,10 @@ class MuleRingConfig:
     min_ratio within max_dwell) and forwards >= min_flow_through of all it receives within
     max_dwell. Two mules share a payer / payee of their episodes at times <= window apart
     when that counterparty is an end of the flow, >= min_tie_share of its payments
-    (receipts) feed (drain) such episodes and its relation with the mule is not regular
+    (receipts) feed (drain) such episodes and its relation with the mule is not long-lived
     (>= regular_payments payments spanning >= regular_span seconds); a tie links them when
-    >= min_tie_strength distinct occasions (counterparty, episode, episode) support it
+    >= min_tie_strength distinct occasions (counterparty, episode, episode) support it, and
+    a ring keeps only mules tied to >= min_tie_degree others (k-core)
     (finflow.patterns.mule_ring). Budgets, counted in budget_cut: a counterparty shared by
     more than max_hub_degree mules is no evidence (a big merchant) and is skipped, as is one
     with more than max_pairs_per_counterparty incidence pairs in the window, and rings
@@ -223,8 +224,9 @@ class MuleRingConfig:
     max_hub_degree: int = 50
     min_tie_share: float = 0.25
     min_tie_strength: int = 2
-    regular_payments: int = 8
-    regular_span: int = 28 * DAY
+    min_tie_degree: int = 2
+    regular_payments: int = 3
+    regular_span: int = 42 * DAY
     max_pairs_per_counterparty: int = 10_000
     max_results: int = 100_000
     max_evidence_episodes: int = 10

@@ -1,4 +1,4 @@
-"""Plain-Python twins of finflow._kernels.components (BFS components, all-pairs linking)."""
+"""Plain-Python twins of finflow._kernels.components (BFS components, all pairs of shared keys)."""
 from __future__ import annotations
 
 from collections import defaultdict, deque
@@ -25,22 +25,47 @@ def connected_components(n: int, edges) -> list[int]:
     return label
 
 
-def shared_key_edges(incidences, window: int, max_degree: int) -> tuple[list, int]:
-    """Every pair of distinct nodes sharing a key at times <= window apart.
+def shared_key_pairs(incidences, window: int, max_degree: int, max_pairs_per_key: int):
+    """Every pair of incidences of one key from different nodes at most ``window`` apart.
 
-    ``incidences``: iterable of (key, node, ts). Keys with more than ``max_degree`` distinct
-    nodes are skipped and counted. Returns (edge list, number of keys skipped).
+    ``incidences``: list of (key, node, occ, ts), already in the kernel's input order
+    (sorted by key, then time). A key with more than ``max_degree`` distinct nodes, or with
+    more than ``max_pairs_per_key`` incidence pairs within the window (any nodes), is
+    skipped and counted. Returns (sorted list of (lo, hi, key, occ_lo, occ_hi), keys cut by
+    degree, keys cut by pairs).
     """
     by_key = defaultdict(list)
-    for k, v, t in incidences:
-        by_key[k].append((v, t))
-    edges, cut = [], 0
+    for k, v, o, t in incidences:
+        by_key[k].append((v, o, t))
+    rows, deg_cut, pair_cut = [], 0, 0
     for k, items in by_key.items():
-        if len({v for v, _ in items}) > max_degree:
-            cut += 1
+        if len({v for v, _, _ in items}) > max_degree:
+            deg_cut += 1
             continue
-        for v1, t1 in items:
-            for v2, t2 in items:
-                if v1 != v2 and abs(t1 - t2) <= window:
-                    edges.append((v1, v2))
-    return edges, cut
+        if len({v for v, _, _ in items}) < 2:
+            continue
+        close = [(a, b) for x, a in enumerate(items) for b in items[x + 1:]
+                 if abs(b[2] - a[2]) <= window]
+        if len(close) > max_pairs_per_key:
+            pair_cut += 1
+            continue
+        for (v1, o1, _), (v2, o2, _) in close:
+            if v1 != v2:
+                rows.append((v1, v2, k, o1, o2) if v1 < v2 else (v2, v1, k, o2, o1))
+    return sorted(rows), deg_cut, pair_cut
+
+
+def k_core(n: int, edges, k: int) -> list[bool]:
+    """Nodes left after removing, again and again, every node with < k distinct neighbours
+    among the nodes still left (self-loops ignored)."""
+    nbrs = defaultdict(set)
+    for a, b in edges:
+        if a != b:
+            nbrs[a].add(b)
+            nbrs[b].add(a)
+    alive = set(range(n))
+    while True:
+        drop = {x for x in alive if len(nbrs[x] & alive) < k}
+        if not drop:
+            return [x in alive for x in range(n)]
+        alive -= drop
