@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 
 from . import schema
@@ -31,13 +32,38 @@ def _empty(schema_: dict) -> pl.DataFrame:
     return pl.DataFrame(schema=schema_)
 
 
-def intern_accounts(raw: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame]:
+def intern_accounts(raw: pl.LazyFrame | pl.DataFrame) -> tuple[pl.LazyFrame, pl.DataFrame]:
     """Map string account ids to dense int32 indices, in sorted account_id order.
 
     ``raw`` has the RAW_COLUMNS (src_id, dst_id, optional bank/country per side).
     Returns (transactions lazy frame in canonical columns, sorted by (ts, txn_id), accounts).
     Bank and country of an account: the smallest non-null value seen, so the choice is stable.
+
+    A DataFrame (already in memory) is interned eagerly: ids hashed once, O(n) plus a sort of
+    the distinct ids (see _intern_eager). A LazyFrame may be larger than memory and is
+    streamed by polars (group_by, two joins, sort). Both give the same tables.
     """
+    txns, accounts = _intern(raw)
+    return txns.lazy(), accounts
+
+
+def _intern(raw: pl.LazyFrame | pl.DataFrame) -> tuple[pl.DataFrame | pl.LazyFrame, pl.DataFrame]:
+    """intern_accounts, with the transactions still a DataFrame when interned eagerly."""
+    if isinstance(raw, pl.DataFrame):
+        done = _intern_eager(raw)
+        if done is not None:
+            return done
+        raw = raw.lazy()
+    return _intern_lazy(raw)
+
+
+def _check_account_count(n: int) -> None:
+    if n >= 2**31 - 1:
+        raise DatasetError("more than 2^31 accounts; int32 account indices cannot hold them")
+
+
+def _intern_lazy(raw: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame]:
+    """intern_accounts with polars' (streaming) group_by, joins and sort over strings."""
     sides = []
     for side in ("src", "dst"):
         sides.append(raw.select(
@@ -57,8 +83,7 @@ def intern_accounts(raw: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame]:
         .select(list(schema.ACCOUNTS))
         .collect()
     )
-    if accounts.height >= 2**31 - 1:
-        raise DatasetError("more than 2^31 accounts; int32 account indices cannot hold them")
+    _check_account_count(accounts.height)
     key = accounts.lazy().select("account_id", "account")
     extra = [c for c in raw.collect_schema().names() if c not in schema.RAW_COLUMNS]
     # Joins that keep the left order (maintain_order="left") cost more than this final sort,
@@ -70,6 +95,111 @@ def intern_accounts(raw: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame]:
         .sort(["ts", "txn_id"])
     )
     return txns, accounts
+
+
+def sorted_string_codes(values: pl.Series) -> tuple[np.ndarray, pl.Series] | None:
+    """(codes, distinct): ``distinct`` the sorted distinct non-null values of a String Series
+    and ``codes`` (int32[n]) the position of each value in it, -1 for null. None on a hash
+    collision.
+
+    Strings are hashed once (64-bit); a linear-time kernel numbers the hashes in first-seen
+    order, then only the d distinct representatives are sorted. A final vectorised string
+    comparison proves the codes exact, so a collision is detected, never silently merged.
+    O(n) + O(d log d).
+    """
+    from ._kernels.interning import first_seen_codes
+
+    seen, first = first_seen_codes(values.hash().to_numpy())
+    reps = values.gather(first)
+    order = reps.arg_sort(nulls_last=True).to_numpy()
+    d = len(order) - (1 if reps.null_count() else 0)  # null (if any) sorts last: code -1
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    rank[rank >= d] = -1
+    codes = rank[seen]
+    distinct = reps.gather(order[:d])
+    check = distinct.gather(pl.Series(codes).set(pl.Series(codes < 0), None))
+    if not check.eq_missing(values).all():
+        return None
+    return codes, distinct
+
+
+def _min_by_account(codes: np.ndarray, n_accounts: int, values: pl.Series) -> pl.Series | None:
+    """Per account, the smallest non-null of ``values`` (String, aligned with ``codes``);
+    null where an account has none. None on a hash collision."""
+    if values.null_count() == values.len():
+        return pl.Series(values.name, [None] * n_accounts, dtype=pl.String)
+    coded = sorted_string_codes(values)
+    if coded is None:  # pragma: no cover - 64-bit hash collision
+        return None
+    vcodes, distinct = coded
+    none = np.int32(distinct.len())  # sentinel above every code: "no value seen"
+    best = np.full(n_accounts, none, dtype=np.int32)
+    # same dtypes on both sides keep numpy's fast ufunc.at path (mixed ones are ~40x slower)
+    np.minimum.at(best, codes, np.where(vcodes < 0, none, vcodes).astype(np.int32))
+    idx = pl.Series(best).scatter(np.flatnonzero(best == none), None)
+    return distinct.gather(idx).alias(values.name)
+
+
+#: columns whose dtype must be canonical for the eager path (otherwise the lazy path decides)
+_EAGER_DTYPES = {c: schema.RAW_COLUMNS[c] for c in
+                 ("ts", "src_id", "dst_id", "src_bank", "dst_bank", "src_country", "dst_country")}
+
+
+def _intern_eager(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """intern_accounts for an in-memory frame. None when the lazy path must decide: null ids
+    or times, non-canonical dtypes, a column named src/dst, or a hash collision.
+
+    Cost: one 64-bit hash of the 2n ids and a linear pass numbering them, a sort of the d
+    distinct ids, numpy scatter-min/max for first/last seen and bank/country, and the
+    (ts, txn_id) sort only when the rows are not already in that order (exports usually are).
+    """
+    if any(df.schema.get(c) != t for c, t in _EAGER_DTYPES.items()) or \
+            "src" in df.columns or "dst" in df.columns:
+        return None
+    n = df.height
+    ids = pl.concat([df["src_id"], df["dst_id"]], rechunk=True)
+    if ids.null_count() or df["ts"].null_count():
+        return None
+    coded = sorted_string_codes(ids)
+    if coded is None:  # pragma: no cover - 64-bit hash collision
+        return None
+    codes, account_ids = coded
+    m = account_ids.len()
+    _check_account_count(m)
+    bank = _min_by_account(codes, m, pl.concat([df["src_bank"], df["dst_bank"]]).alias("bank"))
+    country = _min_by_account(codes, m, pl.concat([df["src_country"], df["dst_country"]])
+                              .alias("country"))
+    if bank is None or country is None:  # pragma: no cover - 64-bit hash collision
+        return None
+    ts = df["ts"].to_physical().to_numpy()
+    ts2 = np.concatenate([ts, ts])
+    first = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(m, np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(first, codes, ts2)
+    np.maximum.at(last, codes, ts2)
+    accounts = pl.DataFrame({
+        "account": np.arange(m, dtype=np.int32),
+        "account_id": account_ids.alias("account_id"),
+        "bank": bank, "country": country,
+        "kind": pl.repeat(None, m, dtype=pl.String, eager=True),
+        "first_seen": pl.Series(first).cast(df["ts"].dtype),
+        "last_seen": pl.Series(last).cast(df["ts"].dtype),
+    })
+    extra = [c for c in df.columns if c not in schema.RAW_COLUMNS]
+    txns = df.with_columns(pl.Series("src", codes[:n]), pl.Series("dst", codes[n:])).select(
+        [pl.col(c).cast(t) for c, t in schema.TRANSACTIONS.items()] + extra)
+    if not _sorted_by_time_then_id(txns):
+        # stable, so rows with equal (ts, txn_id) keep their input order
+        txns = txns.sort(["ts", "txn_id"], maintain_order=True)
+    return txns, accounts
+
+
+def _sorted_by_time_then_id(txns: pl.DataFrame) -> bool:
+    """Whether rows are strictly increasing in (ts, txn_id): then the sort is the identity."""
+    dt, di = pl.col("ts").diff(), pl.col("txn_id").diff()
+    ok = (dt > 0) | ((dt == 0) & (di > 0))
+    return bool(txns.select(ok.slice(1).fill_null(False).all()).item())
 
 
 def _resolve_truth_accounts(table: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame:
@@ -103,6 +233,8 @@ def write_dataset(path: str | Path, raw: pl.LazyFrame | pl.DataFrame, *, meta: d
     from the interned index (see _resolve_truth_accounts).
     ``meta`` is completed with schema version, counts, time range; written last, so a
     directory without meta.json is an interrupted write.
+    A DataFrame ``raw`` is interned in memory (fast path); a LazyFrame is streamed by polars
+    (for inputs larger than memory). Both write the same tables.
     """
     path = Path(path)
     if path.exists():
@@ -110,14 +242,13 @@ def write_dataset(path: str | Path, raw: pl.LazyFrame | pl.DataFrame, *, meta: d
             raise DatasetError(f"{path} exists; pass overwrite to replace it")
         shutil.rmtree(path)
     path.mkdir(parents=True)
-    raw_lf = raw.lazy()
-    txns, accounts = intern_accounts(raw_lf)
+    txns, accounts = _intern(raw)
     if accounts_extra is not None and accounts_extra.height:
         cols = [c for c in ("bank", "country", "kind") if c in accounts_extra.columns]
         upd = accounts_extra.select(["account_id", *cols]).unique("account_id", keep="first")
         accounts = accounts.update(upd, on="account_id", how="left")
         accounts = accounts.select([pl.col(c).cast(t) for c, t in schema.ACCOUNTS.items()])
-    txns.sink_parquet(path / "transactions.parquet", compression="zstd", statistics=True)
+    txns.lazy().sink_parquet(path / "transactions.parquet", compression="zstd", statistics=True)
     accounts.write_parquet(path / "accounts.parquet", compression="zstd")
     rejects = rejects if rejects is not None else _empty(schema.REJECTS)
     rejects.select([pl.col(c).cast(t) for c, t in schema.REJECTS.items()]).write_parquet(
@@ -127,7 +258,10 @@ def write_dataset(path: str | Path, raw: pl.LazyFrame | pl.DataFrame, *, meta: d
         for name, table in sorted(truth.items()):
             table = _resolve_truth_accounts(table, accounts)
             table.write_parquet(path / "truth" / f"{name}.parquet", compression="zstd")
-    stats = pl.scan_parquet(path / "transactions.parquet").select(
+    # an in-memory frame answers directly; a lazy plan is not re-run: read the file back
+    source = txns.lazy() if isinstance(txns, pl.DataFrame) else \
+        pl.scan_parquet(path / "transactions.parquet")
+    stats = source.select(
         pl.len().alias("n"), pl.col("ts").min().alias("t0"), pl.col("ts").max().alias("t1"),
         pl.col("currency").unique().sort().implode().alias("cur")).collect()
     row = stats.row(0, named=True)

@@ -11,7 +11,10 @@ What is materialised: the *stage* (typed canonical columns of every row) is held
 when the inputs are small against free memory, and otherwise streamed to a temporary Parquet
 file next to the output (``staging="disk"``), so inputs larger than memory never load whole.
 Always materialised: the rejected rows, the rows of duplicated txn_ids, the accounts table
-(one row per distinct account), truth tables; the final (ts, txn_id) sort is polars' own.
+(one row per distinct account), truth tables. An in-memory stage reaches write_dataset as a
+DataFrame and is interned eagerly (ids hashed once; the (ts, txn_id) sort skipped when the
+rows already are in that order, as exports usually are); a staged file reaches it as a
+LazyFrame, and polars streams the interning joins and the sort.
 
 Row numbers are 1-based data rows: the first record after the header is row 1.
 """
@@ -218,9 +221,11 @@ def ingest(inputs: str | os.PathLike | Iterable[str | os.PathLike], out: str | o
 def _finish(out, sources, frames, opts, on_error, mode, tmp, numeric_extras, rescuable,
             real_ids, time_formats, pattern_paths, digests, base_currency, fmt):
     stage_lf = pl.concat(frames, how="diagonal_relaxed")
+    stage_df = None  # the stage itself when it is held in memory
     try:
         if mode == "memory":
-            stage = stage_lf.collect().lazy()
+            stage_df = stage_lf.collect()
+            stage = stage_df.lazy()
         else:
             stage_file = tmp / "stage.parquet"
             stage_lf.sink_parquet(stage_file, compression="lz4")
@@ -228,7 +233,12 @@ def _finish(out, sources, frames, opts, on_error, mode, tmp, numeric_extras, res
     except pl.exceptions.PolarsError as exc:
         where = sources[0].path if len(sources) == 1 else f"one of {len(sources)} inputs"
         raise InputError(f"could not read the input: {_first_line(exc)}", file=str(where)) from None
-    stage, rescued = _rescue_times(stage, rescuable)
+    rescued_stage, rescued = _rescue_times(stage, rescuable)
+    if rescued_stage is not stage:
+        stage = rescued_stage
+        if stage_df is not None:
+            stage_df = stage.collect()
+            stage = stage_df.lazy()
 
     counts = (stage.group_by("_file").agg(pl.len().alias("read"),
                                           pl.col("_err").is_not_null().sum().alias("bad"))
@@ -319,7 +329,11 @@ def _finish(out, sources, frames, opts, on_error, mode, tmp, numeric_extras, res
     if truth_meta:
         meta["truth"] = truth_meta
     extra = pl.concat(accounts_extra, how="diagonal_relaxed") if accounts_extra else None
-    raw = accepted.select(pl.exclude("^_.*$"))  # bookkeeping and raw-text columns
+    # without bookkeeping and raw-text columns; an in-memory stage is handed over as a
+    # DataFrame (write_dataset's eager path), a staged file as a LazyFrame (streamed)
+    raw = accepted.select(pl.exclude("^_.*$"))
+    if stage_df is not None:
+        raw = (stage_df.select(pl.exclude("^_.*$")) if bad.height == 0 else raw.collect())
     ds = write_dataset(out, raw, meta=meta, rejects=rejects.drop("_file", "_err"),
                        accounts_extra=extra, truth=truth or None)
     if ds.meta["transactions"] != meta["rows_accepted"]:  # pragma: no cover - invariant

@@ -21,7 +21,7 @@ import hashlib
 import io
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -228,12 +228,15 @@ class TimeSpec:
     kind: 'strftime' (``formats`` tried in order), 'epoch' / 'epoch_ms', 'native' (the
     column already is a datetime/date/number), or 'hours' (integer hour offset from ``start``,
     PaySim's ``step``). ``sniffed`` formats may be completed per row by :func:`rescue_times`.
+    ``repeats``: values repeat often (e.g. minute resolution), so text is parsed through a
+    cache of distinct values; for mostly distinct values the cache only costs (about 2x).
     """
 
     kind: str
     formats: tuple[str, ...] = ()
     start_us: int = 0
     sniffed: bool = False
+    repeats: bool = True
 
     def describe(self) -> str:
         if self.kind == "strftime":
@@ -248,8 +251,8 @@ def _iso_us(us: int) -> str:
     return datetime.fromtimestamp(us / _US, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _strptime(expr: pl.Expr, fmt: str) -> pl.Expr:
-    return expr.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC")
+def _strptime(expr: pl.Expr, fmt: str, cache: bool = True) -> pl.Expr:
+    return expr.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC", cache=cache)
 
 
 def _epoch_expr(expr: pl.Expr, scale_to_us: float) -> pl.Expr:
@@ -269,7 +272,16 @@ def sniff_time(values: pl.Series, user_format: str | None = None) -> TimeSpec:
     ``user_format`` (``--time-format``: strftime syntax, or 'epoch' / 'epoch_ms') wins.
     Text: the first format of TIME_FORMATS that parses every sampled value; if none does,
     every format that parses at least one, most successful first; digits only: epoch seconds.
+    ``repeats`` is set when at most half the sampled values are distinct.
     """
+    spec = _sniff_time_kind(values, user_format)
+    if spec.kind == "strftime" and values.dtype == pl.String:
+        vals = values.drop_nulls()
+        spec = replace(spec, repeats=2 * vals.n_unique() <= vals.len())
+    return spec
+
+
+def _sniff_time_kind(values: pl.Series, user_format: str | None) -> TimeSpec:
     if user_format:
         if user_format in (EPOCH, EPOCH_MS):
             return TimeSpec(user_format)
@@ -313,7 +325,7 @@ def parse_time(expr: pl.Expr, dtype: pl.DataType, spec: TimeSpec) -> pl.Expr:
         return _epoch_expr(expr, _US / 1000)
     if spec.kind == "native":  # text column in a typed (Parquet) file: sniff per value
         spec = TimeSpec("strftime", TIME_FORMATS)
-    parsed = [_strptime(expr, f) for f in spec.formats]
+    parsed = [_strptime(expr, f, cache=spec.repeats) for f in spec.formats]
     return parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
 
 
