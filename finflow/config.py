@@ -108,7 +108,9 @@ class BipartiteConfig:
     frequent in real traffic), at the price of missing sparse blocks in which no member has
     two pairs (set 1 to include them). Blocks that chain into a STACK under
     ``min_overlap`` / ``min_layers`` (same meaning as in StackConfig) are reported as STACK
-    only. Definition and algorithm: finflow/_kernels/bipartite.py.
+    only. Windows start on a grid of ``window_step`` seconds: blocks spanning at most
+    ``window - window_step`` (6.75 days at the defaults) always fall inside one; longer ones
+    may be missed. Definition and algorithm: finflow/_kernels/bipartite.py.
     """
     window: int = 7 * DAY
     min_side: int = 2

@@ -58,10 +58,10 @@ def layered_graphs(draw):
 any_small_graph = st.one_of(temporal_graphs(max_nodes=7, max_edges=30), layered_graphs())
 
 
-def check_against_twin(g, window, density, degree=1, share=0.5):
-    kw = dict(min_side=2, min_degree=degree, min_share=share, min_density=density)
+def check_against_twin(g, window, density, degree=1, share=0.5, step=H):
+    kw = dict(min_side=2, min_degree=degree, min_share=share, min_density=density, step=step)
     b, got = kernel_blocks(g, window, min_side=2, min_member_degree=degree, min_share=share,
-                           min_density=density)
+                           min_density=density, window_step=step)
     tblocks, want = twin_blocks(g, window, **kw)
     pairs = naive.novel_pairs(g, window, 10_000)
     # sound: every kernel block is a block of the definition in its window, none contains another
@@ -71,7 +71,9 @@ def check_against_twin(g, window, density, degree=1, share=0.5):
         inside = {p for p, e in pairs.items()
                   if p[0] in A and p[1] in B and min(int(g.ts[x]) for x in e) >= t0
                   and max(int(g.ts[x]) for x in e) <= t0 + window}
-        assert naive.is_block(g, t0, window, A, B, inside, **kw)
+        assert t0 % step == 0
+        assert naive.is_block(g, t0, window, A, B, inside, min_side=2, min_degree=degree,
+                              min_share=share, min_density=density)
         assert frozenset(b.edges(k).tolist()) == frozenset(e for p in inside for e in pairs[p])
     sides = [(A, B) for A, B, _ in got]
     assert len(set(sides)) == len(sides)
@@ -98,9 +100,9 @@ def find_chains(b, g, window, min_layers=2):
 
 
 @given(any_small_graph, st.sampled_from([0.5, 0.75, 1.0]), st.sampled_from([1, 2]),
-       st.sampled_from([0.0, 0.5, 1.0]))
-def test_kernel_matches_twin_on_small_graphs(g, density, degree, share):
-    check_against_twin(g, SMALL_W, density, degree, share)
+       st.sampled_from([0.0, 0.5, 1.0]), st.sampled_from([H // 2, H, 2 * H, 5 * H]))
+def test_kernel_matches_twin_on_small_graphs(g, density, degree, share, step):
+    check_against_twin(g, SMALL_W, density, degree, share, step)
 
 
 def test_twin_comparison_is_not_vacuous():
@@ -108,14 +110,15 @@ def test_twin_comparison_is_not_vacuous():
     (equality with the twin) and the reduction cases (soundness only) often."""
     rng = np.random.default_rng(7)
     exact_with_blocks = reduced = 0
-    for trial in range(60):
+    for trial in range(80):
         n, m = 7, 12
         src = rng.integers(0, 4, m)
         dst = rng.integers(2, n, m)
         t = np.sort(rng.integers(0, 8, m))
         g = TemporalGraph.from_arrays(src, dst, 1_700_000_000 + t * H, rng.integers(1, 9, m) * 1.0,
                                       None, n)
-        exact, n_blocks = check_against_twin(g, SMALL_W, 0.5, 1 + (trial % 2), 0.5)
+        exact, n_blocks = check_against_twin(g, SMALL_W, 0.5, 1 + (trial % 2), 0.5,
+                                             H if trial % 3 else 2 * H)
         exact_with_blocks += exact and n_blocks > 0
         reduced += not exact
     assert exact_with_blocks >= 20 and reduced >= 3
@@ -139,8 +142,8 @@ def _alert_sets(det, perm=None):
 def test_relabelling_gives_the_same_alerts(g, rnd):
     perm = np.array(rnd.sample(range(g.n_nodes), g.n_nodes), dtype=np.int32)
     h = relabel(g, perm)
-    for detect, cfg in ((detect_bipartite, BipartiteConfig(window=SMALL_W)),
-                        (detect_stack, StackConfig(window=SMALL_W))):
+    for detect, cfg in ((detect_bipartite, BipartiteConfig(window=SMALL_W, window_step=H)),
+                        (detect_stack, StackConfig(window=SMALL_W, window_step=H))):
         assert _alert_sets(detect(g, cfg), perm) == _alert_sets(detect(h, cfg))
 
 
@@ -312,3 +315,29 @@ def test_config_defaults_match_typologies():
     cfg = BipartiteConfig()
     assert (cfg.window, cfg.min_side, cfg.min_density) == (7 * 86400, 2, 0.5)
     assert dataclasses.asdict(StackConfig())["min_layers"] == 2
+
+
+def test_grid_windows_lose_no_block_spanning_at_most_window_minus_step():
+    """bipartite_3x3 spans 6 hours; with window 12 h and step 5 h every placement relative to
+    the grid lies inside one grid window, and the reported window start is a grid point."""
+    g = graphs.bipartite_3x3()
+    cfg = BipartiteConfig(window=12 * H, window_step=5 * H)
+    for shift in range(0, 5 * H, 1234):
+        h = TemporalGraph.from_arrays(g.src, g.dst, g.ts + shift, g.amt, g.txn_id, g.n_nodes)
+        b = find_blocks(h, cfg.window, window_step=cfg.window_step, min_member_degree=2,
+                        min_pair_amount=50.0)
+        assert len(b) == 1 and b.pairs(0).shape[0] == 9
+        assert b.block_t0[0] % (5 * H) == 0 and b.block_t0[0] <= h.ts.min()
+        assert len(detect_bipartite(h, cfg).alerts) == 1
+    # the 6-hour block in an 8-hour window with a 5-hour grid: whole only where a grid point
+    # falls within the two hours before its first payment (the documented coarsening; parts
+    # of it still form smaller blocks in other grid windows)
+    whole = []
+    for shift in range(0, 5 * H, H // 2):
+        h = TemporalGraph.from_arrays(g.src, g.dst, g.ts + shift, g.amt, g.txn_id, g.n_nodes)
+        b = find_blocks(h, 8 * H, window_step=5 * H)
+        whole.append(any(b.pairs(k).shape[0] == 9 for k in range(len(b))))
+        first_grid = -(-(int(h.ts.max()) - 8 * H) // (5 * H)) * 5 * H  # >= last - W
+        grid_ok = first_grid <= int(h.ts.min())
+        assert whole[-1] == grid_ok
+    assert 0 < sum(whole) < len(whole)

@@ -7,7 +7,12 @@ are otherwise quiet with each other: there is no b -> a transaction at all, the 
 transactions span at most W, they sum to at least ``min_pair_amount``, and neither account is
 a hub (more than ``max_degree`` transactions in and out). A novel pair is *inside* the window
 ``[t0, t0 + W]`` when all its transactions are; ``H(t0)`` is the set of novel pairs inside that
-window, and windows start at the first transaction of some novel pair.
+window. Windows start on a grid, ``t0 = j * step`` (``window_step``, seconds since the epoch,
+so the grid does not depend on the data): a pattern spanning at most ``W - step`` lies inside
+at least one grid window, so the grid loses nothing up to that span; a block spanning more
+(up to W) is found only when a grid point happens to fall in ``[last - W, first]``, and a
+member's counterparty count ``c_t0`` is taken over the grid window, not over a window starting
+at the block's first transaction (``step = 1`` makes every second a window start).
 
 A *block* in window t0 is (A, B) with A, B disjoint, ``|A|, |B| >= k``, whose pairs
 ``P = H(t0) ∩ (A x B)`` connect A and B (as an undirected graph), have density
@@ -20,17 +25,25 @@ once, with its pairs in the earliest window where it is a block.
 
 Kernel (``bipartite_blocks``)
 -----------------------------
-1. ``novel_pairs``: group transactions by (src, dst) with one stable sort, O(E log E).
-2. Support filter (g >= 2 only): drop pairs whose payer (payee) has fewer than g - 1 other
-   pairs fitting with it in one window; iterated to a fixed point.
-3. Sweep the windows t0 in time order. A block whose earliest window is t0 either holds a
-   *new* pair (last time in ``(t0_prev + W, t0 + W]``) or a member whose counterparty count
-   dropped since the previous window (a transaction in ``[t0_prev, t0)`` left the window), so
-   only the part of ``H(t0)`` connected to those accounts is examined (breadth-first search
-   that skips accounts which cannot meet their threshold even with all their pairs), then its
-   core (every account keeps ``max(g, s * c)`` pairs; unique, by peeling) in the
-   payer/payee double cover, split into connected components. New-pair lookup is O(P) over the
-   sweep (pairs sorted by last time), the dropped-account lookup O(E).
+1. ``novel_pairs``: group transactions by (src, dst) with one counting pass over the in-CSR,
+   O(E); reverse payments by binary search in the payee's row; pairs numbered by first time
+   (one sort, O(P log P)). Also links each transaction to the previous / next one of its pair.
+2. Sweep the grid windows in time order, keeping, incrementally (O(1) per transaction
+   entering or leaving, O(E) over the sweep): every account's distinct counterparties in the
+   window in each role (a transaction changes the count only when no other transaction of its
+   pair is in the window, told by the pair links), and its pairs in ``H(t0)`` (O(P)). Grid
+   points where no pair enters and no transaction leaves are skipped.
+3. A block whose earliest window is t0 either holds a *new* pair (last time in
+   ``(t0 - step + W, t0 + W]``) or a member whose threshold ``max(g, s * c)`` dropped since
+   the grid window t0 - step (a transaction in ``[t0 - step, t0)`` left), since more pairs
+   only help and the thresholds depend on c alone. So only the part of ``H(t0)`` connected to
+   those accounts is examined: breadth-first search from them through accounts that can meet
+   their threshold with all their pairs in ``H(t0)`` (an O(1) check from the maintained
+   counts); a new pair whose two accounts have no other pair in ``H(t0)`` is a component on
+   its own and is not searched from. Then the core of the region (every account keeps
+   ``max(g, s * c)`` pairs; unique, by peeling) in the payer/payee double cover, split into
+   connected components; components with fewer than k payers or payees are dropped (no
+   reduction can make a block of them).
 4. A component that has disjoint payer and payee sides, ``>= k`` of each and density
    ``>= d`` is the maximal block of that window containing its sub-blocks and is emitted.
    Otherwise it is reduced without any tie-break by account number (so results do not
@@ -39,6 +52,10 @@ Kernel (``bipartite_blocks``)
    share of the other side (pairs / size of the other side) is removed at once; the rest is
    re-cored and split, and the pieces are examined again.
 5. Blocks equal to an earlier block, or contained in another block, are dropped.
+
+Work: O(E + P log P) for steps 1-2 plus, per grid window, linear work in the examined region
+(the ``examined_pairs`` statistic sums it) and more where reductions happen. Windows examined
+are at most (time span) / step.
 
 Exactness: whenever, in every window, every core component passes step 4 without a
 reduction, the output equals the maximal blocks of the definition (every block lies inside one
@@ -74,136 +91,141 @@ __all__ = ["novel_pairs", "bipartite_blocks", "chain_layers"]
 
 
 @numba.njit(**JIT_OPTIONS)
-def novel_pairs(src, dst, ts, amt, out_ptr, in_ptr, window, max_degree, min_pair_amount):
-    """Novel pairs of a graph, O(E log E).
+def novel_pairs(out_ptr, in_ptr, in_nbr, in_ts, in_amt, in_eid, window, max_degree,
+                min_pair_amount):
+    """Novel pairs of a graph, and same-pair links between transactions; O(E + P log E).
 
-    Inputs: edge arrays ``src, dst`` int32, ``ts`` int64 seconds (time-sorted), the CSR row
-    pointers ``out_ptr, in_ptr`` int64[N+1]; ``amt`` float64 (base currency); ``window``
-    seconds; ``max_degree``; ``min_pair_amount``: pairs whose payments sum to less are dropped.
+    Inputs: the CSR row pointers ``out_ptr, in_ptr`` int64[N+1] and the in-CSR rows (payers
+    ``in_nbr`` int32, ``in_ts`` int64 seconds, ``in_amt`` float64 base currency, edge indices
+    ``in_eid`` int64; time order inside a row); ``window`` seconds; ``max_degree``;
+    ``min_pair_amount``: pairs whose payments sum to less are dropped.
     Returns ``(pa int32, pb int32, pf int64, pl int64, pedge_ptr int64[P+1], pedge int64,
-    n_hubs)``: payer, payee, first and last time of each novel pair, the pair's edge indices in
-    time order (CSR), and the number of accounts with more than ``max_degree`` transactions.
+    prev_same int64[E], next_same int64[E], n_hubs)``: payer, payee, first and last time of
+    each novel pair, ordered by first transaction; the pair's edge indices in time order
+    (CSR); for every transaction the previous / next transaction with the same (src, dst)
+    (-1 / E when none); the number of accounts with more than ``max_degree`` transactions.
     """
     n = out_ptr.shape[0] - 1
-    e = src.shape[0]
+    e = in_nbr.shape[0]
     hub = np.zeros(n, np.bool_)
     n_hubs = 0
     for v in range(n):
         if (out_ptr[v + 1] - out_ptr[v]) + (in_ptr[v + 1] - in_ptr[v]) > max_degree:
             hub[v] = True
             n_hubs += 1
-    keys = src.astype(np.int64) * n + dst.astype(np.int64)
-    order = np.argsort(keys, kind="mergesort")  # stable: each group stays in time order
-    skeys = keys[order]
-    pa = np.empty(e, np.int32)
-    pb = np.empty(e, np.int32)
-    pf = np.empty(e, np.int64)
-    pl = np.empty(e, np.int64)
-    pedge_ptr = np.zeros(e + 1, np.int64)
-    pedge = np.empty(e, np.int64)
+    # rows of the out-CSR re-ordered by (payee, time): one stable counting pass over the
+    # in-CSR (grouped by payee, time order inside), O(E), sequential reads
+    srt_nbr = np.empty(e, np.int32)
+    grp_eid = np.empty(e, np.int64)
+    grp_ts = np.empty(e, np.int64)
+    grp_amt = np.empty(e, np.float64)
+    fill = out_ptr[:-1].copy()
+    for y in range(n):
+        for k in range(in_ptr[y], in_ptr[y + 1]):
+            a = in_nbr[k]
+            f = fill[a]
+            srt_nbr[f] = y
+            grp_eid[f] = in_eid[k]
+            grp_ts[f] = in_ts[k]
+            grp_amt[f] = in_amt[k]
+            fill[a] = f + 1
+    prev_same = np.full(e, -1, np.int64)
+    next_same = np.full(e, e, np.int64)
+    for a in range(n):
+        for q in range(out_ptr[a] + 1, out_ptr[a + 1]):
+            if srt_nbr[q] == srt_nbr[q - 1]:
+                prev_same[grp_eid[q]] = grp_eid[q - 1]
+                next_same[grp_eid[q - 1]] = grp_eid[q]
+    g_start = np.empty(e, np.int64)  # group start positions of kept pairs
+    g_end = np.empty(e, np.int64)
+    g_first = np.empty(e, np.int64)
+    g_payer = np.empty(e, np.int32)
     n_pairs = 0
+    for a in range(n):
+        if hub[a]:
+            continue
+        q = out_ptr[a]
+        k1 = out_ptr[a + 1]
+        while q < k1:
+            r = q + 1
+            while r < k1 and srt_nbr[r] == srt_nbr[q]:
+                r += 1
+            b = srt_nbr[q]
+            ok = a != b and not hub[b] and grp_ts[r - 1] - grp_ts[q] <= window
+            if ok:
+                total = 0.0
+                for s in range(q, r):
+                    total += grp_amt[s]
+                ok = total >= min_pair_amount
+            if ok:  # b never pays a: binary search in b's sorted row
+                lo = out_ptr[b]
+                hi = out_ptr[b + 1]
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if srt_nbr[mid] < a:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                if lo < out_ptr[b + 1] and srt_nbr[lo] == a:
+                    ok = False
+            if ok:
+                g_start[n_pairs] = q
+                g_end[n_pairs] = r
+                g_first[n_pairs] = grp_eid[q]
+                g_payer[n_pairs] = a
+                n_pairs += 1
+            q = r
+    order = np.argsort(g_first[:n_pairs])  # first-edge indices are distinct
+    pa = np.empty(n_pairs, np.int32)
+    pb = np.empty(n_pairs, np.int32)
+    pf = np.empty(n_pairs, np.int64)
+    pl = np.empty(n_pairs, np.int64)
+    pedge_ptr = np.zeros(n_pairs + 1, np.int64)
     n_out = 0
-    i = 0
-    while i < e:
-        j = i + 1
-        while j < e and skeys[j] == skeys[i]:
-            j += 1
-        a = src[order[i]]
-        b = dst[order[i]]
-        first = ts[order[i]]
-        last = ts[order[j - 1]]
-        ok = a != b and not hub[a] and not hub[b] and last - first <= window
-        if ok:
-            total = 0.0
-            for q in range(i, j):
-                total += amt[order[q]]
-            ok = total >= min_pair_amount
-        if ok:
-            rk = np.int64(b) * n + a
-            k = np.searchsorted(skeys, rk)
-            if k < e and skeys[k] == rk:
-                ok = False
-        if ok:
-            pa[n_pairs] = a
-            pb[n_pairs] = b
-            pf[n_pairs] = first
-            pl[n_pairs] = last
-            for q in range(i, j):
-                pedge[n_out] = order[q]
-                n_out += 1
-            n_pairs += 1
-            pedge_ptr[n_pairs] = n_out
-        i = j
-    return (pa[:n_pairs].copy(), pb[:n_pairs].copy(), pf[:n_pairs].copy(), pl[:n_pairs].copy(),
-            pedge_ptr[:n_pairs + 1].copy(), pedge[:n_out].copy(), n_hubs)
+    for k in range(n_pairs):
+        g = order[k]
+        n_out += g_end[g] - g_start[g]
+        pedge_ptr[k + 1] = n_out
+    pedge = np.empty(n_out, np.int64)
+    for k in range(n_pairs):
+        g = order[k]
+        q = g_start[g]
+        r = g_end[g]
+        pa[k] = g_payer[g]
+        pb[k] = srt_nbr[q]
+        pf[k] = grp_ts[q]
+        pl[k] = grp_ts[r - 1]
+        pedge[pedge_ptr[k]:pedge_ptr[k + 1]] = grp_eid[q:r]
+    return pa, pb, pf, pl, pedge_ptr, pedge, prev_same, next_same, n_hubs
 
 
 @numba.njit(**JIT_OPTIONS)
-def _rows(key, pf, n):
-    """CSR of pair indices grouped by ``key`` (payer or payee), each row sorted by first time."""
-    o = np.argsort(pf, kind="mergesort")
-    o2 = np.argsort(key[o], kind="mergesort")
-    idx = o[o2].astype(np.int64)
+def _rows(key, n):
+    """CSR of pair indices grouped by ``key`` (payer or payee); pairs are numbered by first
+    time, so each row is sorted by first time (counting sort, O(P + N))."""
     ptr = np.zeros(n + 1, np.int64)
     for p in range(key.shape[0]):
         ptr[key[p] + 1] += 1
     for v in range(n):
         ptr[v + 1] += ptr[v]
+    fill = ptr[:-1].copy()
+    idx = np.empty(key.shape[0], np.int64)
+    for p in range(key.shape[0]):
+        idx[fill[key[p]]] = p
+        fill[key[p]] += 1
     return ptr, idx
 
 
 @numba.njit(**JIT_OPTIONS)
-def _row_start(idx, lo, hi, pf, t):
-    """First position in idx[lo:hi] (sorted by pf) with pf >= t (binary search)."""
+def _first_at_or_after(values, lo, hi, t):
+    """First position in the sorted run values[lo:hi] with value >= t (binary search)."""
     while lo < hi:
         mid = (lo + hi) // 2
-        if pf[idx[mid]] < t:
+        if values[mid] < t:
             lo = mid + 1
         else:
             hi = mid
     return lo
-
-
-@numba.njit(**JIT_OPTIONS)
-def _count_fitting(p, idx, lo, hi, pf, pl, alive, window, need):
-    """How many other alive pairs of a row fit with pair p inside one window (stops at need)."""
-    c = 0
-    k = _row_start(idx, lo, hi, pf, pl[p] - window)
-    while k < hi:
-        q = idx[k]
-        if pf[q] > pf[p] + window:
-            break
-        if q != p and alive[q] and max(pl[p], pl[q]) - min(pf[p], pf[q]) <= window:
-            c += 1
-            if c >= need:
-                return c
-        k += 1
-    return c
-
-
-@numba.njit(**JIT_OPTIONS)
-def _support_filter(pa, pb, pf, pl, pay_ptr, pay_idx, rcv_ptr, rcv_idx, window, min_degree):
-    """Alive mask: pairs whose payer and payee each keep >= min_degree - 1 fitting pairs."""
-    n_p = pa.shape[0]
-    alive = np.ones(n_p, np.bool_)
-    need = min_degree - 1
-    if need <= 0:
-        return alive
-    changed = True
-    while changed:
-        changed = False
-        for p in range(n_p):
-            if not alive[p]:
-                continue
-            a = pa[p]
-            b = pb[p]
-            if (_count_fitting(p, pay_idx, pay_ptr[a], pay_ptr[a + 1], pf, pl, alive, window, need)
-                    < need or
-                    _count_fitting(p, rcv_idx, rcv_ptr[b], rcv_ptr[b + 1], pf, pl, alive, window,
-                                   need) < need):
-                alive[p] = False
-                changed = True
-    return alive
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -220,7 +242,8 @@ def _core_components(items, pa, pb, need_pay, need_rcv, loc_pay, loc_rcv):
     subset in which every payer a has >= need_pay[a] pairs and every payee b >= need_rcv[b].
 
     ``loc_pay``/``loc_rcv`` are scratch int64[N] filled with -1 (restored on return).
-    Returns (pairs grouped by component in order of first appearance, component pointers).
+    Returns (pairs grouped by component in order of first appearance, component pointers,
+    int64[C, 2] payers and payees of each component).
     """
     k = items.shape[0]
     u = np.empty(k, np.int64)
@@ -315,7 +338,11 @@ def _core_components(items, pa, pb, need_pay, need_rcv, loc_pay, loc_rcv):
         if label[j] >= 0:
             out[fill2[label[j]]] = items[j]
             fill2[label[j]] += 1
-    return out, ptr
+    n_side = np.zeros((n_comp, 2), np.int64)  # payers, payees per component
+    for x in range(nl):
+        if not removed[x]:
+            n_side[comp_of_root[_find(parent, x)], role[x]] += 1
+    return out, ptr, n_side
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -393,99 +420,62 @@ def _resolve(comp, pa, pb, min_side, min_density, need_pay, need_rcv, loc_pay, l
             reductions += 1
             rest = c[keep]
             if rest.shape[0] > 0:
-                parts, ptr = _core_components(rest, pa, pb, need_pay, need_rcv, loc_pay,
-                                              loc_rcv)
+                parts, ptr, n_side = _core_components(rest, pa, pb, need_pay, need_rcv,
+                                                      loc_pay, loc_rcv)
                 for q in range(ptr.shape[0] - 1):
-                    work.append(parts[ptr[q]:ptr[q + 1]].copy())
+                    if n_side[q, 0] >= min_side and n_side[q, 1] >= min_side:
+                        work.append(parts[ptr[q]:ptr[q + 1]].copy())
     return reductions
 
 
 @numba.njit(**JIT_OPTIONS)
-def _window_counterparties(ptr, nbr, row_ts, x, t0, hi, mark, stamp):
-    """Distinct counterparties (other than x) of row x with times in [t0, hi]."""
-    lo = ptr[x]
-    end = ptr[x + 1]
-    while lo < end:  # binary search for the first time >= t0
-        mid = (lo + end) // 2
-        if row_ts[mid] < t0:
-            lo = mid + 1
-        else:
-            end = mid
-    c = 0
-    for k in range(lo, ptr[x + 1]):
-        if row_ts[k] > hi:
-            break
-        y = nbr[k]
-        if y != x and mark[y] != stamp:
-            mark[y] = stamp
-            c += 1
-    return c
-
-
-@numba.njit(**JIT_OPTIONS)
-def _need_dropped(ptr, nbr, row_ts, x, prev_t0, t0, window, min_degree, min_share, mark, stamp):
-    """Whether x's threshold max(g, s * counterparties) is lower in [t0, t0 + W] than in
-    [prev_t0, prev_t0 + W]. ``stamp`` and ``stamp - 1`` are fresh counterparty stamps."""
-    c_prev = _window_counterparties(ptr, nbr, row_ts, x, prev_t0, prev_t0 + window, mark,
-                                    stamp - 1)
-    if min_share * c_prev <= min_degree:
-        return False
-    c_now = _window_counterparties(ptr, nbr, row_ts, x, t0, t0 + window, mark, stamp)
-    return max(np.float64(min_degree), min_share * c_now) < min_share * c_prev
-
-
-@numba.njit(**JIT_OPTIONS)
-def _member_need(x, is_payer, t0, hi, pf, pl, alive, pay_ptr, pay_idx, rcv_ptr, rcv_idx,
-                 out_ptr, out_nbr, out_ts, in_ptr, in_nbr, in_ts, min_degree, min_share,
-                 mark, stamp):
-    """(pairs needed, novel pairs available) for account x in one role in window [t0, hi]."""
+def _check_member(x, is_payer, stamp, have_pay, have_rcv, c_pay, c_rcv, min_degree,
+                  min_share, chk_pay, chk_rcv, ok_pay, ok_rcv, need_pay, need_rcv):
+    """Whether x can be a member in its role in this window: its pairs in H(t0) reach
+    max(g, s * counterparties). O(1) from the maintained counts; cached per window stamp."""
     if is_payer:
-        n_cp = _window_counterparties(out_ptr, out_nbr, out_ts, x, t0, hi, mark, stamp)
-        lo, end, idx = pay_ptr[x], pay_ptr[x + 1], pay_idx
-    else:
-        n_cp = _window_counterparties(in_ptr, in_nbr, in_ts, x, t0, hi, mark, stamp)
-        lo, end, idx = rcv_ptr[x], rcv_ptr[x + 1], rcv_idx
-    have = 0
-    s = _row_start(idx, lo, end, pf, t0)
-    while s < end:
-        p = idx[s]
-        s += 1
-        if pf[p] > hi:
-            break
-        if alive[p] and pl[p] <= hi:
-            have += 1
-    return max(np.float64(min_degree), min_share * n_cp), have
+        if chk_pay[x] != stamp:
+            chk_pay[x] = stamp
+            need_pay[x] = max(np.float64(min_degree), min_share * c_pay[x])
+            ok_pay[x] = have_pay[x] >= need_pay[x]
+        return ok_pay[x]
+    if chk_rcv[x] != stamp:
+        chk_rcv[x] = stamp
+        need_rcv[x] = max(np.float64(min_degree), min_share * c_rcv[x])
+        ok_rcv[x] = have_rcv[x] >= need_rcv[x]
+    return ok_rcv[x]
 
 
 @numba.njit(**JIT_OPTIONS)
-def bipartite_blocks(pa, pb, pf, pl, src, dst, ts, out_ptr, out_nbr, out_ts, in_ptr, in_nbr,
-                     in_ts, window, min_side, min_degree, min_share, min_density, max_results):
+def bipartite_blocks(pa, pb, pf, pl, src, dst, ts, prev_same, next_same, n_nodes, window, step,
+                     min_side, min_degree, min_share, min_density, max_results):
     """Maximal BIPARTITE blocks over the novel pairs (see the module doc for the algorithm).
 
-    Inputs: novel pairs ``pa, pb`` int32, ``pf, pl`` int64 first/last times (seconds); the
-    graph's time-sorted edges ``src, dst, ts`` and CSR rows (``out_*``, ``in_*``: ptr int64,
-    nbr int32, ts int64); ``window`` seconds; ``min_side``; ``min_degree`` and ``min_share``
-    (a member needs ``>= max(min_degree, min_share * c)`` pairs in the block, c = its distinct
-    counterparties in the window in its role); ``min_density`` in (0, 1]; ``max_results``.
-    Returns ``(block_ptr int64[K+1], block_pairs int64 (sorted per block), block_t0 int64[K],
-    n_alive, n_windows, n_components, n_reductions, cut)`` where ``cut`` counts what the
-    ``max_results`` budget left out: windows and components not examined, blocks dropped.
-    Work: O(R * S) for the support filter (R rounds, S row-scan work per round) plus, per window,
-    linear work in the part connected to its seeds (more where reductions happen).
+    Inputs: novel pairs ``pa, pb`` int32, ``pf, pl`` int64 first/last times (seconds), numbered
+    by first transaction (as ``novel_pairs`` returns them); the graph's time-sorted edges
+    ``src, dst, ts`` and their same-pair links ``prev_same, next_same`` (``novel_pairs``);
+    ``window`` and ``step`` (window grid) seconds; ``min_side``; ``min_degree`` and
+    ``min_share`` (a member needs ``>= max(min_degree, min_share * c)`` pairs in the block,
+    c = its distinct counterparties in the window in its role); ``min_density`` in (0, 1];
+    ``max_results``. Returns ``(block_ptr int64[K+1], block_pairs int64 (sorted per block),
+    block_t0 int64[K], n_windows, n_examined (pairs in the examined regions, summed over
+    windows), n_components, n_reductions, n_emitted (blocks before step 5), cut)`` where ``cut`` counts what
+    the ``max_results`` budget left out: windows and components not examined, blocks dropped.
+    Work: O(E + P log P) for the sliding counts and pair bookkeeping, plus, per grid window,
+    linear work in the part of H(t0) connected to its seeds (more where reductions happen).
     """
-    n_nodes = out_ptr.shape[0] - 1
     n_p = pa.shape[0]
     n_e = src.shape[0]
-    pay_ptr, pay_idx = _rows(pa, pf, n_nodes)
-    rcv_ptr, rcv_idx = _rows(pb, pf, n_nodes)
-    alive = _support_filter(pa, pb, pf, pl, pay_ptr, pay_idx, rcv_ptr, rcv_idx, window,
-                            min_degree)
-    n_alive = 0
-    for p in range(n_p):
-        if alive[p]:
-            n_alive += 1
-    by_first = np.argsort(pf, kind="mergesort")
-    by_last = np.argsort(pl, kind="mergesort")
+    pay_ptr, pay_idx = _rows(pa, n_nodes)
+    rcv_ptr, rcv_idx = _rows(pb, n_nodes)
+    # row-ordered copies, so that row scans read memory in order
+    pay_pf = pf[pay_idx]
+    pay_pl = pl[pay_idx]
+    pay_oth = pb[pay_idx]
+    rcv_pf = pf[rcv_idx]
+    rcv_pl = pl[rcv_idx]
+    rcv_oth = pa[rcv_idx]
+    by_last = np.argsort(pl)  # tie order does not matter: regions are sets
     loc_pay = np.full(n_nodes, -1, np.int64)
     loc_rcv = np.full(n_nodes, -1, np.int64)
     cnt_pay = np.zeros(n_nodes, np.int64)
@@ -498,11 +488,20 @@ def bipartite_blocks(pa, pb, pf, pl, src, dst, ts, out_ptr, out_nbr, out_ts, in_
     ok_rcv = np.zeros(n_nodes, np.bool_)
     seen_pay = np.full(n_nodes, -1, np.int64)  # BFS stamps
     seen_rcv = np.full(n_nodes, -1, np.int64)
-    mark = np.full(n_nodes, -1, np.int64)      # counterparty stamps
-    n_marks = 0
+    # sliding state: distinct counterparties over the edges [lo, ro) and pairs in H(t0)
+    c_pay = np.zeros(n_nodes, np.int64)
+    c_rcv = np.zeros(n_nodes, np.int64)
+    have_pay = np.zeros(n_nodes, np.int64)
+    have_rcv = np.zeros(n_nodes, np.int64)
+    in_win = np.zeros(n_p, np.bool_)
+    drop_pay = np.full(n_nodes, -1, np.int64)  # window stamp: counterparty lost this step
+    drop_rcv = np.full(n_nodes, -1, np.int64)
+    cprev_pay = np.zeros(n_nodes, np.int64)
+    cprev_rcv = np.zeros(n_nodes, np.int64)
+    dropped = np.empty(2 * n_nodes + 1, np.int64)
     pair_seen = np.full(n_p, -1, np.int64)
     queue = np.empty(2 * n_nodes + 1, np.int64)
-    seeds = np.empty(2 * (n_p + n_e) + 1, np.int64)
+    seeds = np.empty(2 * n_p + 2 * n_nodes + 1, np.int64)
     region = np.empty(n_p, np.int64)
     emitted = [np.empty(0, np.int64)]
     emitted.pop()
@@ -511,58 +510,101 @@ def bipartite_blocks(pa, pb, pf, pl, src, dst, ts, out_ptr, out_nbr, out_ts, in_
     n_windows = 0
     n_components = 0
     n_reductions = 0
+    n_examined = 0
     cut = 0
-    i = 0
-    j = 0   # by_last pointer: pairs with last <= previous window end are done
-    le = 0  # edge pointer: edges before the previous window start have left
-    first_window = True
-    prev_t0 = np.int64(0)
-    left_pay = np.full(n_nodes, -1, np.int64)  # window stamp: leaving-edge check done
-    left_rcv = np.full(n_nodes, -1, np.int64)
-    n_alive_pay = np.zeros(n_nodes, np.int64)
-    n_alive_rcv = np.zeros(n_nodes, np.int64)
-    for p in range(n_p):
-        if alive[p]:
-            n_alive_pay[pa[p]] += 1
-            n_alive_rcv[pb[p]] += 1
+    i = 0   # pairs (numbered by first time) before i have left H
+    j = 0   # by_last pointer: pairs that entered (or could not)
+    lo = 0  # edge state [lo, ro)
+    ro = 0
+    big = np.iinfo(np.int64).max
+    t_next = np.int64(0)
+    if n_p > 0:
+        t_next = (pf[0] // step) * step
     while i < n_p:
-        t0 = pf[by_first[i]]
-        while i < n_p and pf[by_first[i]] == t0:
-            i += 1
+        # windows start on the grid k * step; t0 jumps over grid points where nothing changes
+        t0 = t_next
         hi = t0 + window
+        while i < n_p and pf[i] < t0:
+            if in_win[i]:
+                in_win[i] = False
+                have_pay[pa[i]] -= 1
+                have_rcv[pb[i]] -= 1
+            i += 1
+        if i >= n_p:
+            break
         stamp = n_windows
         n_windows += 1
-        # seeds: endpoints of new pairs (last in (previous end, hi]) and, since the previous
-        # window, accounts that lost a counterparty transaction (their threshold may drop)
+        # edge state of the previous grid window [t0 - step, t0 - step + W] (nothing left
+        # between the last examined window and t0 - step: see the jump below)
+        while lo < n_e and ts[lo] < t0 - step:
+            if src[lo] != dst[lo] and next_same[lo] >= ro:
+                c_pay[src[lo]] -= 1
+                c_rcv[dst[lo]] -= 1
+            lo += 1
+        while ro < n_e and ts[ro] <= t0 - step + window:
+            if src[ro] != dst[ro] and prev_same[ro] < lo:
+                c_pay[src[ro]] += 1
+                c_rcv[dst[ro]] += 1
+            ro += 1
+        # transactions leaving since t0 - step: accounts whose counterparty count drops
+        n_drop = 0
+        while lo < n_e and ts[lo] < t0:
+            x = src[lo]
+            y = dst[lo]
+            if x != y and next_same[lo] >= ro:
+                if drop_pay[x] != stamp:
+                    drop_pay[x] = stamp
+                    cprev_pay[x] = c_pay[x]
+                    dropped[n_drop] = x
+                    n_drop += 1
+                if drop_rcv[y] != stamp:
+                    drop_rcv[y] = stamp
+                    cprev_rcv[y] = c_rcv[y]
+                    dropped[n_drop] = -1 - np.int64(y)
+                    n_drop += 1
+                c_pay[x] -= 1
+                c_rcv[y] -= 1
+            lo += 1
+        while ro < n_e and ts[ro] <= hi:
+            if src[ro] != dst[ro] and prev_same[ro] < lo:
+                c_pay[src[ro]] += 1
+                c_rcv[dst[ro]] += 1
+            ro += 1
+        # seeds: endpoints of new pairs (last in (previous end, hi]) and accounts whose
+        # threshold max(g, s * c) dropped since the previous grid window
         n_seeds = 0
         while j < n_p and pl[by_last[j]] <= hi:
             p = by_last[j]
             j += 1
-            if alive[p]:
-                seeds[n_seeds] = pa[p]
-                seeds[n_seeds + 1] = -1 - np.int64(pb[p])
-                n_seeds += 2
-        while le < n_e and ts[le] < t0:
-            x = src[le]
-            y = dst[le]
-            if not first_window and x != y:
-                if n_alive_pay[x] >= min_degree and left_pay[x] != stamp:
-                    left_pay[x] = stamp
-                    n_marks += 2
-                    if _need_dropped(out_ptr, out_nbr, out_ts, x, prev_t0, t0, window,
-                                     min_degree, min_share, mark, n_marks):
-                        seeds[n_seeds] = x
-                        n_seeds += 1
-                if n_alive_rcv[y] >= min_degree and left_rcv[y] != stamp:
-                    left_rcv[y] = stamp
-                    n_marks += 2
-                    if _need_dropped(in_ptr, in_nbr, in_ts, y, prev_t0, t0, window,
-                                     min_degree, min_share, mark, n_marks):
-                        seeds[n_seeds] = -1 - np.int64(y)
-                        n_seeds += 1
-            le += 1
-        prev_t0 = t0
-        first_window = False
+            if pf[p] >= t0:
+                in_win[p] = True
+                have_pay[pa[p]] += 1
+                have_rcv[pb[p]] += 1
+                seeds[n_seeds] = p
+                n_seeds += 1
+        n_pair_seeds = n_seeds
+        for q in range(n_drop):
+            x = dropped[q]
+            if x >= 0:
+                before = max(np.float64(min_degree), min_share * cprev_pay[x])
+                now = max(np.float64(min_degree), min_share * c_pay[x])
+                if now < before and have_pay[x] >= now:
+                    seeds[n_seeds] = n_p + x
+                    n_seeds += 1
+            else:
+                y = -1 - x
+                before = max(np.float64(min_degree), min_share * cprev_rcv[y])
+                now = max(np.float64(min_degree), min_share * c_rcv[y])
+                if now < before and have_rcv[y] >= now:
+                    seeds[n_seeds] = -1 - (n_p + y)
+                    n_seeds += 1
+        # next grid point where a pair enters (last <= t0' + window) or a transaction leaves
+        cand = big
+        if j < n_p:
+            cand = -((window - pl[by_last[j]]) // step) * step  # ceil((pl - W) / step) * step
+        if lo < n_e:
+            cand = min(cand, (ts[lo] // step + 1) * step)
+        t_next = max(t0 + step, cand)
         if n_seeds == 0:
             continue
         if len(emitted) >= max_results:
@@ -571,40 +613,39 @@ def bipartite_blocks(pa, pb, pf, pl, src, dst, ts, out_ptr, out_nbr, out_ts, in_
         head = 0
         tail = 0
         for q in range(n_seeds):
-            x = seeds[q]
-            if x >= 0:
-                if seen_pay[x] == stamp:
+            s = seeds[q]
+            if q < n_pair_seeds:
+                # a pair whose endpoints have no other pair in H(t0) is a component alone
+                if min_side >= 2 and have_pay[pa[s]] < 2 and have_rcv[pb[s]] < 2:
                     continue
-                seen_pay[x] = stamp
-                if chk_pay[x] != stamp:
-                    chk_pay[x] = stamp
-                    n_marks += 1
-                    need, have = _member_need(x, True, t0, hi, pf, pl, alive, pay_ptr, pay_idx,
-                                              rcv_ptr, rcv_idx, out_ptr, out_nbr, out_ts,
-                                              in_ptr, in_nbr, in_ts, min_degree, min_share,
-                                              mark, n_marks)
-                    need_pay[x] = need
-                    ok_pay[x] = have >= need
-                if ok_pay[x]:
-                    queue[tail] = x
-                    tail += 1
+                xs0 = np.int64(pa[s])
+                xs1 = -1 - np.int64(pb[s])
+                n_x = 2
             else:
-                y = -1 - x
-                if seen_rcv[y] == stamp:
-                    continue
-                seen_rcv[y] = stamp
-                if chk_rcv[y] != stamp:
-                    chk_rcv[y] = stamp
-                    n_marks += 1
-                    need, have = _member_need(y, False, t0, hi, pf, pl, alive, pay_ptr,
-                                              pay_idx, rcv_ptr, rcv_idx, out_ptr, out_nbr,
-                                              out_ts, in_ptr, in_nbr, in_ts, min_degree,
-                                              min_share, mark, n_marks)
-                    need_rcv[y] = need
-                    ok_rcv[y] = have >= need
-                if ok_rcv[y]:
-                    queue[tail] = x
-                    tail += 1
+                xs0 = s - n_p if s >= 0 else -1 - ((-1 - s) - n_p)
+                xs1 = xs0
+                n_x = 1
+            for r in range(n_x):
+                x = xs0 if r == 0 else xs1
+                if x >= 0:
+                    if seen_pay[x] == stamp:
+                        continue
+                    seen_pay[x] = stamp
+                    if _check_member(x, True, stamp, have_pay, have_rcv, c_pay, c_rcv,
+                                     min_degree, min_share, chk_pay, chk_rcv, ok_pay, ok_rcv,
+                                     need_pay, need_rcv):
+                        queue[tail] = x
+                        tail += 1
+                else:
+                    y = -1 - x
+                    if seen_rcv[y] == stamp:
+                        continue
+                    seen_rcv[y] = stamp
+                    if _check_member(y, False, stamp, have_pay, have_rcv, c_pay, c_rcv,
+                                     min_degree, min_share, chk_pay, chk_rcv, ok_pay, ok_rcv,
+                                     need_pay, need_rcv):
+                        queue[tail] = x
+                        tail += 1
         # BFS over H(t0) through accounts that can be members in this window
         n_reg = 0
         while head < tail:
@@ -612,47 +653,34 @@ def bipartite_blocks(pa, pb, pf, pl, src, dst, ts, out_ptr, out_nbr, out_ts, in_
             head += 1
             is_payer = x >= 0
             if is_payer:
-                lo, end, idx = pay_ptr[x], pay_ptr[x + 1], pay_idx
+                r0, r1, idx, rpf, rpl, roth = (pay_ptr[x], pay_ptr[x + 1], pay_idx, pay_pf,
+                                               pay_pl, pay_oth)
             else:
                 x = -1 - x
-                lo, end, idx = rcv_ptr[x], rcv_ptr[x + 1], rcv_idx
-            s = _row_start(idx, lo, end, pf, t0)
-            while s < end:
-                p = idx[s]
-                s += 1
-                if pf[p] > hi:
+                r0, r1, idx, rpf, rpl, roth = (rcv_ptr[x], rcv_ptr[x + 1], rcv_idx, rcv_pf,
+                                               rcv_pl, rcv_oth)
+            s = _first_at_or_after(rpf, r0, r1, t0)
+            while s < r1:
+                if rpf[s] > hi:
                     break
-                if not alive[p] or pl[p] > hi or pair_seen[p] == stamp:
+                if rpl[s] > hi:  # not in H(t0) yet (first >= t0 by the start position)
+                    s += 1
                     continue
-                y = pb[p] if is_payer else pa[p]
+                p = idx[s]
+                y = roth[s]
+                s += 1
+                if pair_seen[p] == stamp:
+                    continue
+                if not _check_member(y, not is_payer, stamp, have_pay, have_rcv, c_pay, c_rcv,
+                                     min_degree, min_share, chk_pay, chk_rcv, ok_pay, ok_rcv,
+                                     need_pay, need_rcv):
+                    continue
                 if is_payer:
-                    if chk_rcv[y] != stamp:
-                        chk_rcv[y] = stamp
-                        n_marks += 1
-                        need, have = _member_need(y, False, t0, hi, pf, pl, alive, pay_ptr,
-                                                  pay_idx, rcv_ptr, rcv_idx, out_ptr, out_nbr,
-                                                  out_ts, in_ptr, in_nbr, in_ts, min_degree,
-                                                  min_share, mark, n_marks)
-                        need_rcv[y] = need
-                        ok_rcv[y] = have >= need
-                    if not ok_rcv[y]:
-                        continue
                     if seen_rcv[y] != stamp:
                         seen_rcv[y] = stamp
                         queue[tail] = -1 - np.int64(y)
                         tail += 1
                 else:
-                    if chk_pay[y] != stamp:
-                        chk_pay[y] = stamp
-                        n_marks += 1
-                        need, have = _member_need(y, True, t0, hi, pf, pl, alive, pay_ptr,
-                                                  pay_idx, rcv_ptr, rcv_idx, out_ptr, out_nbr,
-                                                  out_ts, in_ptr, in_nbr, in_ts, min_degree,
-                                                  min_share, mark, n_marks)
-                        need_pay[y] = need
-                        ok_pay[y] = have >= need
-                    if not ok_pay[y]:
-                        continue
                     if seen_pay[y] != stamp:
                         seen_pay[y] = stamp
                         queue[tail] = y
@@ -662,21 +690,27 @@ def bipartite_blocks(pa, pb, pf, pl, src, dst, ts, out_ptr, out_nbr, out_ts, in_
                 n_reg += 1
         if n_reg == 0:
             continue
+        n_examined += n_reg
         reg = np.sort(region[:n_reg])
-        parts, ptr = _core_components(reg, pa, pb, need_pay, need_rcv, loc_pay, loc_rcv)
+        parts, ptr, n_side = _core_components(reg, pa, pb, need_pay, need_rcv, loc_pay,
+                                              loc_rcv)
         for q in range(ptr.shape[0] - 1):
+            # too few payers or payees (an account in both roles counts on both sides):
+            # no reduction can make a block of it
+            if n_side[q, 0] < min_side or n_side[q, 1] < min_side:
+                continue
             if len(emitted) >= max_results:
                 cut += 1
                 continue
             n_components += 1
-            before = len(emitted)
+            before_n = len(emitted)
             n_reductions += _resolve(parts[ptr[q]:ptr[q + 1]].copy(), pa, pb, min_side,
                                      min_density, need_pay, need_rcv, loc_pay, loc_rcv,
                                      cnt_pay, cnt_rcv, emitted)
             while len(emitted) > max_results:
                 emitted.pop()
                 cut += 1
-            for _ in range(len(emitted) - before):
+            for _ in range(len(emitted) - before_n):
                 t0_list.append(t0)
     # step 5: drop repeats (keep the earliest) and blocks contained in another block
     n_b = len(emitted)
@@ -767,8 +801,8 @@ def bipartite_blocks(pa, pb, pf, pl, src, dst, ts, out_ptr, out_nbr, out_ts, in_
             block_t0[c] = t0s[b]
             c += 1
             block_ptr[c] = w
-    return (block_ptr, block_pairs, block_t0, n_alive, n_windows, n_components, n_reductions,
-            cut)
+    return (block_ptr, block_pairs, block_t0, n_windows, n_examined, n_components, n_reductions,
+            n_b, cut)
 
 
 @numba.njit(**JIT_OPTIONS)

@@ -34,6 +34,7 @@ evidence::
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from datetime import datetime, timezone
 
 import numpy as np
@@ -79,27 +80,48 @@ class Blocks:
                                        for q in p]))
 
 
+#: novel pairs per graph (BIPARTITE and STACK share them when their pair rules agree)
+_PAIRS: "weakref.WeakKeyDictionary[TemporalGraph, dict]" = weakref.WeakKeyDictionary()
+
+
+def _novel_pairs(graph: TemporalGraph, window: int, max_degree: int,
+                 min_pair_amount: float) -> tuple:
+    """``novel_pairs`` of the graph, computed once per (graph, window, max_degree, floor)."""
+    key = (window, max_degree, min_pair_amount)
+    per_graph = _PAIRS.setdefault(graph, {})
+    if key not in per_graph:
+        per_graph.clear()  # keep one entry per graph: it holds O(E) arrays
+        per_graph[key] = novel_pairs(
+            graph.out_ptr, graph.in_ptr, graph.in_nbr, graph.in_ts, graph.in_amt, graph.in_eid,
+            np.int64(window), np.int64(max_degree), np.float64(min_pair_amount))
+    return per_graph[key]
+
+
 def find_blocks(graph: TemporalGraph, window: int, min_side: int = 2, min_member_degree: int = 1,
                 min_share: float = 0.5, min_density: float = 0.5, max_degree: int = 10_000,
-                max_results: int = 100_000, min_pair_amount: float = 0.0) -> Blocks:
-    """Maximal blocks of novel pairs (kernel output plus counters). Units: window in seconds."""
+                max_results: int = 100_000, min_pair_amount: float = 0.0,
+                window_step: int = 1) -> Blocks:
+    """Maximal blocks of novel pairs (kernel output plus counters). Units: window and
+    window_step (grid of window starts; 1 = every second) in seconds."""
+    if window_step < 1:
+        raise ValueError("window_step >= 1 second")
     if min_side < 1 or min_member_degree < 1 or not 0.0 < min_density <= 1.0 \
             or not 0.0 <= min_share <= 1.0:
         raise ValueError("min_side, min_member_degree >= 1; min_density in (0, 1]; "
                          "min_share in [0, 1]")
-    pa, pb, pf, pl, pedge_ptr, pedge, n_hubs = novel_pairs(
-        graph.src, graph.dst, graph.ts, graph.amt, graph.out_ptr, graph.in_ptr, np.int64(window),
-        np.int64(max_degree), np.float64(min_pair_amount))
-    (block_ptr, block_pairs, block_t0, n_alive, n_windows, n_components, n_reductions,
-     cut) = bipartite_blocks(pa, pb, pf, pl, graph.src, graph.dst, graph.ts, graph.out_ptr,
-                             graph.out_nbr, graph.out_ts, graph.in_ptr, graph.in_nbr,
-                             graph.in_ts, np.int64(window), np.int64(min_side),
+    pa, pb, pf, pl, pedge_ptr, pedge, prev_same, next_same, n_hubs = _novel_pairs(
+        graph, int(window), int(max_degree), float(min_pair_amount))
+    (block_ptr, block_pairs, block_t0, n_windows, n_examined, n_components, n_reductions,
+     n_emitted, cut) = bipartite_blocks(pa, pb, pf, pl, graph.src, graph.dst, graph.ts, prev_same,
+                             next_same, np.int64(graph.n_nodes), np.int64(window),
+                             np.int64(window_step), np.int64(min_side),
                              np.int64(min_member_degree), np.float64(min_share),
                              np.float64(min_density), np.int64(max_results))
-    stats = {"novel_pairs": int(pa.shape[0]), "supported_pairs": int(n_alive),
-             "windows": int(n_windows), "candidates": int(n_components),
-             "reductions": int(n_reductions), "blocks": int(block_ptr.shape[0] - 1),
-             "hubs_skipped": int(n_hubs), "results_cut": int(cut)}
+    stats = {"novel_pairs": int(pa.shape[0]), "windows": int(n_windows),
+             "examined_pairs": int(n_examined), "emitted": int(n_emitted),
+             "candidates": int(n_components), "reductions": int(n_reductions),
+             "blocks": int(block_ptr.shape[0] - 1), "hubs_skipped": int(n_hubs),
+             "results_cut": int(cut)}
     return Blocks(pa, pb, pf, pl, pedge_ptr, pedge, block_ptr, block_pairs, block_t0, stats)
 
 
@@ -216,10 +238,12 @@ def detect_bipartite(graph: TemporalGraph, cfg: BipartiteConfig) -> Detection:
     finflow/_kernels/bipartite.py (O(E log E) grouping plus output-sensitive window sweep).
     stats: ``candidates`` (components examined), ``budget_cut`` (hubs skipped + windows left
     + windows/components/blocks left out at ``max_results`` + stack start blocks left
-    unexplored) and kernel counters.
+    unexplored) and kernel counters (``windows`` grid windows examined, ``examined_pairs``
+    pairs searched summed over windows, ``emitted`` blocks before deduplication).
     """
     blocks = find_blocks(graph, cfg.window, cfg.min_side, cfg.min_member_degree, cfg.min_share,
-                         cfg.min_density, cfg.max_degree, cfg.max_results, cfg.min_pair_amount)
+                         cfg.min_density, cfg.max_degree, cfg.max_results, cfg.min_pair_amount,
+                         cfg.window_step)
     chains, starts_cut = _chains(blocks, graph.n_nodes, cfg.window, cfg.min_side,
                                  cfg.min_overlap, cfg.min_layers, cfg.max_results)
     in_stack = set(int(k) for c in chains for k in c)
@@ -239,7 +263,8 @@ def detect_stack(graph: TemporalGraph, cfg: StackConfig) -> Detection:
     stats as for BIPARTITE, ``candidates`` = blocks chained over.
     """
     blocks = find_blocks(graph, cfg.window, cfg.min_side, cfg.min_member_degree, cfg.min_share,
-                         cfg.min_density, cfg.max_degree, cfg.max_results, cfg.min_pair_amount)
+                         cfg.min_density, cfg.max_degree, cfg.max_results, cfg.min_pair_amount,
+                         cfg.window_step)
     chains, starts_cut = _chains(blocks, graph.n_nodes, cfg.window, cfg.min_side,
                                  cfg.min_overlap, cfg.min_layers, cfg.max_results)
     alerts = _emit(graph, blocks, chains, "STACK", cfg.window, dataclasses.asdict(cfg))

@@ -1,7 +1,7 @@
 """Plain-Python twin of finflow/_kernels/bipartite.py: BIPARTITE blocks and STACK chains.
 
-Exhaustive: every window, every split of the accounts into payers A and payees B. Meant for
-graphs with at most ~7 accounts. The definitions are in the kernel's module doc and in
+Exhaustive: every grid window (t0 = k * step), every split of the accounts into payers A and
+payees B. Meant for graphs with at most ~7 accounts and a few dozen grid points. The definitions are in the kernel's module doc and in
 finflow.config.BipartiteConfig / StackConfig.
 """
 from __future__ import annotations
@@ -72,11 +72,16 @@ def is_block(g, t0, window, A, B, pairs, min_side, min_degree, min_share, min_de
     return len(pairs) >= min_density * len(A) * len(B) and _connected(A, B, pairs)
 
 
-def _windows(g, pairs, window):
-    """[(t0, {pair: edges inside [t0, t0 + window]})] with t0 over the pairs' first times."""
+def _windows(g, pairs, window, step=1):
+    """[(t0, {pair: edges inside [t0, t0 + window]})] for every grid point t0 = k * step from
+    the one at or before the earliest pair start up to the latest pair start."""
     spans = {p: _span(g, e) for p, e in pairs.items()}
+    if not spans:
+        return []
+    first = min(f for f, _ in spans.values())
+    last = max(f for f, _ in spans.values())
     out = []
-    for t0 in sorted({f for f, _ in spans.values()}):
+    for t0 in range((first // step) * step, last + 1, step):
         out.append((t0, {p: pairs[p] for p, (f, l) in spans.items()
                          if f >= t0 and l <= t0 + window}))
     return out
@@ -84,11 +89,11 @@ def _windows(g, pairs, window):
 
 def maximal_blocks(g: TemporalGraph, window: int, min_side: int = 2, min_degree: int = 1,
                    min_share: float = 0.5, min_density: float = 0.5,
-                   max_degree: int = 10_000) -> list:
+                   max_degree: int = 10_000, step: int = 1) -> list:
     """[(A, B, t0, pairs frozenset, edges frozenset)] of maximal blocks, earliest window each."""
     pairs = novel_pairs(g, window, max_degree)
     found = {}
-    for t0, H in _windows(g, pairs, window):
+    for t0, H in _windows(g, pairs, window, step):
         payers = sorted({a for a, _ in H})
         payees = sorted({b for _, b in H})
         for na in range(min_side, len(payers) + 1):
@@ -145,11 +150,11 @@ def _core_components(g, t0, window, H, min_degree, min_share):
 
 def reduction_free(g: TemporalGraph, window: int, min_side: int = 2, min_degree: int = 1,
                    min_share: float = 0.5, min_density: float = 0.5,
-                   max_degree: int = 10_000) -> bool:
+                   max_degree: int = 10_000, step: int = 1) -> bool:
     """True when the graph is in the class on which the kernel is exact: in every window every
     core component is either too small on one side or already a block (no reduction needed)."""
     pairs = novel_pairs(g, window, max_degree)
-    for t0, H in _windows(g, pairs, window):
+    for t0, H in _windows(g, pairs, window, step):
         for comp in _core_components(g, t0, window, H, min_degree, min_share):
             A = {a for a, _ in comp}
             B = {b for _, b in comp}
