@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
-import time
 
 import numpy as np
-import psutil
+from _common import measure  # benchmarks/_common.py
 
 from finflow.config import MuleRingConfig, PassThroughConfig
 from finflow.graph import TemporalGraph
@@ -60,27 +58,6 @@ def bench_graph(n_edges: int = N_EDGES, seed: int = 0) -> tuple[TemporalGraph, i
                                   1_700_000_000 + np.concatenate(ts), np.concatenate(amt),
                                   None, n_acc)
     return g, n_rings
-
-
-def measure(fn, *args):
-    """(result, seconds, peak RSS increase in bytes) of fn(*args)."""
-    proc = psutil.Process()
-    base = proc.memory_info().rss
-    peak = [base]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], proc.memory_info().rss)
-            time.sleep(0.005)
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
-    t0 = time.perf_counter()
-    out = fn(*args)
-    secs = time.perf_counter() - t0
-    done.set()
-    th.join()
-    return out, secs, max(peak[0], proc.memory_info().rss) - base
 
 
 def run(n_edges: int = N_EDGES) -> dict:

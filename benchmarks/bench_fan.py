@@ -23,6 +23,7 @@ from bisect import bisect_left, bisect_right
 
 import networkx as nx
 import numpy as np
+from _common import DAY, heavy_tailed_payments  # benchmarks/_common.py
 
 from finflow._kernels.scatter_gather import scatter_gather_paths
 from finflow._kernels.windows import row_bursts
@@ -30,7 +31,6 @@ from finflow.config import FanConfig, ScatterGatherConfig
 from finflow.graph import TemporalGraph
 from finflow.patterns.fan import detect_fan_in, detect_fan_out
 
-DAY = 86400
 N_EDGES = int(os.environ.get("FINFLOW_BENCH_FAN_EDGES", 200_000))
 
 
@@ -38,11 +38,7 @@ def bench_graph(n_edges: int = N_EDGES, seed: int = 0) -> TemporalGraph:
     """Random heavy-tailed payments over 60 days plus planted fan-outs and scatter-gathers."""
     rng = np.random.default_rng(seed)
     n_acc = max(n_edges // 10, 100)
-    w_out = 1.0 + rng.pareto(1.5, n_acc)
-    w_in = 1.0 + rng.pareto(1.5, n_acc)
-    src = [rng.choice(n_acc, n_edges, p=w_out / w_out.sum())]
-    dst = [rng.choice(n_acc, n_edges, p=w_in / w_in.sum())]
-    ts = [rng.integers(0, 60 * DAY, n_edges)]
+    src, dst, ts = ([x] for x in heavy_tailed_payments(rng, n_edges, n_acc, 60))
     for _ in range(max(n_edges // 2000, 5)):
         hub, k, t0 = rng.integers(n_acc), rng.integers(5, 20), rng.integers(0, 59 * DAY)
         mids = rng.integers(0, n_acc, k)

@@ -18,12 +18,12 @@ import sys
 import time
 
 import numpy as np
+from _common import DAY, heavy_tailed_payments  # benchmarks/_common.py
 
 from finflow.config import HawalaMirrorConfig, HawalaNettingConfig
 from finflow.graph import TemporalGraph
 from finflow.patterns.hawala import detect_hawala_mirror, detect_hawala_netting
 
-DAY = 86400
 COUNTRIES = ("AE", "AL", "FR", "GB", "HK", "IQ", "TN", "VN")
 
 
@@ -32,11 +32,7 @@ def scale_arrays(n_edges: int = 5_000_000, n_accounts: int = 500_000, days: int 
     """Edge arrays and node countries of the benchmark graph (see module doc)."""
     rng = np.random.default_rng(seed)
     country = rng.integers(0, len(COUNTRIES), n_accounts).astype(np.int32)
-    w_out = 1.0 + rng.pareto(1.6, n_accounts)
-    w_in = 1.0 + rng.pareto(1.3, n_accounts)
-    src = rng.choice(n_accounts, n_edges, p=w_out / w_out.sum())
-    dst = rng.choice(n_accounts, n_edges, p=w_in / w_in.sum())
-    ts = rng.integers(0, days * DAY, n_edges)
+    src, dst, ts = heavy_tailed_payments(rng, n_edges, n_accounts, days, 1.6, 1.3)
     amt = np.round(rng.lognormal(np.log(120.0), 1.3, n_edges), 2)
     blocks = [(src, dst, ts, amt)]
     nxt = n_accounts

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import threading
 import time
 
 import numba
 import numpy as np
-import psutil
 import pytest
+from _common import measure  # benchmarks/_common.py
 
 from finflow.graph import TemporalGraph
 from finflow.trace import replay, trace
@@ -52,28 +51,6 @@ def balance_replay(src, dst, amt, n_nodes):
     return bal
 
 
-def measure(fn):
-    """(result, seconds, peak RSS growth in MB) of fn()."""
-    proc = psutil.Process()
-    base = proc.memory_info().rss
-    peak = [base]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], proc.memory_info().rss)
-            time.sleep(0.002)
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    t = time.perf_counter()
-    out = fn()
-    seconds = time.perf_counter() - t
-    done.set()
-    thread.join()
-    peak[0] = max(peak[0], proc.memory_info().rss)
-    return out, seconds, (peak[0] - base) / 2**20
-
-
 def warm_up():
     tiny = random_graph(50, 5)
     for rule in RULES:
@@ -94,15 +71,15 @@ def run(n_edges: int, n_accounts: int, n_seeds: int) -> list[dict]:
           f"load {os.getloadavg()[0]:.1f}")
     seeds = seeds_of(g, n_seeds)
     seed_idx = np.array([int(s) for s in seeds])
-    _, peer_s, peer_mb = measure(lambda: balance_replay(g.src, g.dst, g.amt, g.n_nodes))
-    rows = [{"what": "peer: balance-only replay", "seconds": peer_s, "peak_mb": peer_mb,
+    _, peer_s, peer_b = measure(balance_replay, g.src, g.dst, g.amt, g.n_nodes, interval=0.002)
+    rows = [{"what": "peer: balance-only replay", "seconds": peer_s, "peak_mb": peer_b / 2**20,
              "x_peer": 1.0}]
     for rule in RULES:
-        r, rs, rmb = measure(lambda: replay(g, seed_idx, rule=rule))
-        res, ts_, tmb = measure(lambda: trace(g, seeds, rule=rule))
-        rows.append({"what": f"replay {rule}", "seconds": rs, "peak_mb": rmb,
+        r, rs, rb = measure(lambda: replay(g, seed_idx, rule=rule), interval=0.002)
+        res, ts_, tb = measure(lambda: trace(g, seeds, rule=rule), interval=0.002)
+        rows.append({"what": f"replay {rule}", "seconds": rs, "peak_mb": rb / 2**20,
                      "x_peer": rs / peer_s, "tainted_txns": r.counts["tainted_transactions"]})
-        rows.append({"what": f"trace() {rule}", "seconds": ts_, "peak_mb": tmb,
+        rows.append({"what": f"trace() {rule}", "seconds": ts_, "peak_mb": tb / 2**20,
                      "x_peer": ts_ / peer_s, "accounts": res.accounts.height,
                      "traced": res.summary["totals"]["originated"]})
         del r, res

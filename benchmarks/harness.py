@@ -31,9 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._common import heavy_tailed_payments
+
 HERE = Path(__file__).resolve().parent
 HOUR = 3600
-DAY = 86400
 
 #: (family, finflow patterns, GFP switches); window/bins/max length shared by both sides
 FAMILIES = ("fan_degree", "scatter_gather", "temporal_cycle", "simple_cycle")
@@ -44,12 +45,9 @@ def make_edges(n_edges: int, seed: int = 0, days: int = 60, alpha: float = 1.5):
     in seconds over ``days`` (ties are rare), amounts log-normal. Returns src, dst, ts, amt
     sorted by time."""
     rng = np.random.default_rng(seed)
-    n_acc = max(n_edges // 8, 50)
-    w_out = 1.0 + rng.pareto(alpha, n_acc)
-    w_in = 1.0 + rng.pareto(alpha, n_acc)
-    src = rng.choice(n_acc, n_edges, p=w_out / w_out.sum()).astype(np.int32)
-    dst = rng.choice(n_acc, n_edges, p=w_in / w_in.sum()).astype(np.int32)
-    ts = 1_700_000_000 + np.sort(rng.integers(0, days * DAY, n_edges)).astype(np.int64)
+    src, dst, ts = heavy_tailed_payments(rng, n_edges, max(n_edges // 8, 50), days, alpha, alpha)
+    src, dst = src.astype(np.int32), dst.astype(np.int32)
+    ts = 1_700_000_000 + np.sort(ts).astype(np.int64)
     amt = np.round(rng.lognormal(np.log(200.0), 1.0, n_edges), 2)
     return src, dst, ts, amt
 

@@ -61,7 +61,8 @@ def quiet_option(fn):
 
 
 def dataset_argument(fn):
-    return click.argument("case", type=click.Path(exists=True, file_okay=False))(fn)
+    # existence is checked by open_dataset, so a wrong path is a user error (exit 1), not usage
+    return click.argument("case", type=click.Path(file_okay=False))(fn)
 
 
 @contextlib.contextmanager

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from finflow._kernels.cycles import STAT_NAMES, temporal_cycles as kernel
 from finflow.config import DAY, CycleConfig
 from finflow.graph import TemporalGraph
-from finflow.patterns.cycles import (cycle_scores, detect_cycles, enumerate_cycles,
-                                     window_volume)
+from finflow.patterns._common import account_volume
+from finflow.patterns.cycles import cycle_scores, detect_cycles, enumerate_cycles
 from tests import graphs
 from tests.graphs import H, graph
 from tests.naive import cycles as naive
@@ -327,12 +327,26 @@ def test_score_is_monotone_in_retention_speed_share_and_length():
     assert score(busy, window=DAY) == score(busy[:2], window=DAY)
 
 
-def test_window_volume_sums_both_directions_inside_the_bounds():
+def test_account_volume_sums_both_directions_inside_the_bounds():
+    """The activity-share denominator (finflow.patterns._common.account_volume)."""
     g = graph([(0, 1, 0, 10.0), (1, 0, 2, 20.0), (2, 1, 4, 40.0), (1, 2, 9, 80.0)])
     acc = np.array([1, 1, 1, 0, 2])
     lo = graphs.T0 + np.array([0, 1, 3, 0, 5]) * H
     hi = graphs.T0 + np.array([9, 4, 8, 1, 9]) * H
-    assert window_volume(g, acc, lo, hi).tolist() == [150.0, 60.0, 40.0, 10.0, 80.0]
+    assert account_volume(g, acc, lo, hi).tolist() == [150.0, 60.0, 40.0, 10.0, 80.0]
+
+
+def test_account_volume_is_zero_for_ranges_outside_the_data():
+    """Ranges ending before the first transaction or starting after the last one hold
+    nothing, also for the accounts of those first and last transactions."""
+    g = graph([(0, 1, 0, 10.0), (1, 0, 2, 20.0), (2, 1, 4, 40.0), (1, 2, 9, 80.0)])
+    acc = np.array([0, 1, 1, 2, 1, 2])
+    lo = graphs.T0 + np.array([-5, -5, 10, 10, 9, -1]) * H
+    hi = graphs.T0 + np.array([-1, -1, 20, 12, 9, 0]) * H
+    assert account_volume(g, acc, lo, hi).tolist() == [0.0, 0.0, 0.0, 0.0, 80.0, 0.0]
+    one_second = np.array([graphs.T0 - 1]), np.array([graphs.T0 + 9 * H + 1])
+    assert account_volume(g, np.array([0]), one_second[0], one_second[0]).tolist() == [0.0]
+    assert account_volume(g, np.array([2]), one_second[1], one_second[1]).tolist() == [0.0]
 
 
 def test_detector_is_deterministic_and_scores_are_in_range():

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 from finflow._kernels.windows import row_bursts, window_distinct_counts
 from finflow.config import FanConfig
 from finflow.graph import TemporalGraph
-from finflow.patterns.fan import (account_volume, csr_take, detect_fan_in, detect_fan_out,
-                                 pair_counts, pair_key, relationship_novelty)
+from finflow.patterns._common import account_volume
+from finflow.patterns.fan import (csr_take, detect_fan_in, detect_fan_out, pair_counts, pair_key,
+                                 relationship_novelty)
 from tests import graphs
 from tests.graphs import H, T0, fan_out_star, graph
 from tests.naive import windows as naive

@@ -43,7 +43,7 @@ def small_of(g, q):
 
 
 # -- kernels == twins -------------------------------------------------------------------------
-@given(placed_graphs(), st.floats(0.0, 1.0))
+@given(placed_graphs(), st.floats(0.0, 1.0, allow_subnormal=False))
 def test_small_counterparties_and_related_pairs_match_twin(g, q):
     small = small_of(g, q)
     for view, ptr, nbr, amt in (("in", g.in_ptr, g.in_nbr, g.in_amt),
@@ -58,7 +58,7 @@ def test_small_counterparties_and_related_pairs_match_twin(g, q):
         assert pairs.tolist() == N.related_pairs(g, cand.tolist(), small, view)
 
 
-@given(placed_graphs(), st.floats(0.3, 1.0), st.sampled_from([3600, 7200, 86400]),
+@given(placed_graphs(), st.floats(0.3, 1.0, allow_subnormal=False), st.sampled_from([3600, 7200, 86400]),
        st.integers(0, 3))
 def test_bucket_series_and_lagged_correlation_match_twin(g, q, bucket, max_lag):
     small = small_of(g, q)
@@ -80,7 +80,7 @@ def test_bucket_series_and_lagged_correlation_match_twin(g, q, bucket, max_lag):
         assert corr[k] == pytest.approx(c if l >= 0 else 0.0, abs=1e-9)
 
 
-@given(placed_graphs(max_nodes=6, max_edges=25), st.floats(0.0, 0.8), st.integers(1, 3),
+@given(placed_graphs(max_nodes=6, max_edges=25), st.floats(0.0, 0.8, allow_subnormal=False), st.integers(1, 3),
        st.integers(0, 10))
 def test_settlement_paths_match_twin(g, q, max_edges, span_hours):
     small = small_of(g, q) if g.n_edges else 0.0

@@ -33,7 +33,8 @@ rotations - the one with the smallest first index - so every cycle is reported o
 
 Search (per start edge ``s = (u -> v, t0)``, deadline ``D = t0 + window``)
 ---------------------------------------------------------------------------
-1. Backward labels from ``u`` over in-edges with times in ``[t0, D]`` (label-correcting BFS):
+1. Backward labels from ``u`` over in-edges with times in ``[t0, D]`` (label-correcting BFS,
+   :func:`backward_labels`, shared with the GFP cycle features in ``features.py``):
    ``ld[x]`` = latest departure time from ``x`` of a time-respecting path that reaches ``u``
    by ``D``, and ``dist[x]`` = fewest hops of such a path; only nodes with
    ``dist <= max_len - 2`` are expanded. Both are upper/lower bounds (not exact joint
@@ -67,7 +68,9 @@ import numba
 import numpy as np
 from numba import prange
 
-__all__ = ["temporal_cycles", "STAT_NAMES"]
+from .rows import row_lower_bound, row_range, row_upper_bound
+
+__all__ = ["temporal_cycles", "STAT_NAMES", "backward_labels", "clear_labels", "NO_LABEL"]
 
 #: Names of the entries of the ``stats`` array returned by :func:`temporal_cycles`.
 STAT_NAMES = (
@@ -80,31 +83,100 @@ STAT_NAMES = (
     "starts_incomplete",      # start edges whose reported cycles may be incomplete (any budget)
 )
 
-_UNSET = np.iinfo(np.int64).min
+#: ``ld`` of a node without a backward label (see :func:`backward_labels`).
+NO_LABEL = np.iinfo(np.int64).min
 
 
-@numba.njit(cache=True, nogil=True)
-def _first_geq(a, lo, hi, x):
-    """Smallest i in [lo, hi) with a[i] >= x (a sorted), else hi."""
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if a[mid] < x:
-            lo = mid + 1
+# inlined into each caller (numba IR inlining): it runs once per start edge, and as a real
+# call (ten array arguments) it cost temporal_cycle_hist ~10%
+@numba.njit(cache=True, nogil=True, inline="always")
+def backward_labels(u, t_from, t_until, strict, max_dist, max_degree, keep_latest,
+                    in_ptr, in_nbr, in_ts, ld, dist, inq, queue, touched):
+    """Label-correcting backward search from ``u`` over in-edges with times in
+    ``[t_from, t_until]`` (int64 seconds).
+
+    ``ld[x]`` = latest departure time from ``x`` of a time-respecting path that reaches ``u``
+    by ``t_until`` (times non-decreasing along it, or strictly increasing when ``strict``: then
+    the path must also arrive before ``t_until``), ``dist[x]`` = fewest hops of such a path.
+    Only nodes with ``dist < max_dist`` are expanded; self-loops and edges leaving ``u`` are
+    ignored. Both labels are bounds, not exact joint values, so pruning a search with them is
+    safe. ``max_degree`` caps the in-edges one node visit scans (the earliest, or the latest
+    with ``keep_latest``); the rest are counted as skipped.
+
+    Scratch, length N: ``ld`` all :data:`NO_LABEL`, ``dist`` all 0 and ``inq`` all False on
+    entry (``inq`` is False again on return; :func:`clear_labels` resets the rest), ``queue``
+    (circular) and ``touched`` int32. Returns (count of labelled nodes, listed in
+    ``touched[:count]``; in-edges skipped by ``max_degree``). O(in-edges scanned x relabels).
+    """
+    n = ld.shape[0]
+    skipped = 0
+    ld[u] = t_until
+    dist[u] = 0
+    touched[0] = u
+    n_touched = 1
+    queue[0] = u
+    inq[u] = True
+    head = 0
+    n_queued = 1
+    while n_queued > 0:
+        y = queue[head]
+        head += 1
+        if head == n:
+            head = 0
+        n_queued -= 1
+        inq[y] = False
+        if dist[y] >= max_dist:
+            continue
+        r0 = in_ptr[y]
+        r1 = in_ptr[y + 1]
+        lo = row_lower_bound(in_ts, r0, r1, t_from)
+        if strict:
+            hi = row_lower_bound(in_ts, lo, r1, ld[y])
         else:
-            hi = mid
-    return lo
+            hi = row_upper_bound(in_ts, lo, r1, ld[y])
+        if hi - lo > max_degree:
+            skipped += hi - lo - max_degree
+            if keep_latest:
+                lo = hi - max_degree
+            else:
+                hi = lo + max_degree
+        nd = dist[y] + 1
+        for k in range(lo, hi):
+            x = in_nbr[k]
+            if x == u or x == y:
+                continue
+            te = in_ts[k]
+            improved = False
+            if ld[x] == NO_LABEL:
+                ld[x] = te
+                dist[x] = nd
+                touched[n_touched] = x
+                n_touched += 1
+                improved = True
+            else:
+                if te > ld[x]:
+                    ld[x] = te
+                    improved = True
+                if nd < dist[x]:
+                    dist[x] = nd
+                    improved = True
+            if improved and not inq[x]:
+                inq[x] = True
+                tail = head + n_queued
+                if tail >= n:
+                    tail -= n
+                queue[tail] = x
+                n_queued += 1
+    return n_touched, skipped
 
 
-@numba.njit(cache=True, nogil=True)
-def _first_gt(a, lo, hi, x):
-    """Smallest i in [lo, hi) with a[i] > x (a sorted), else hi."""
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if a[mid] <= x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+@numba.njit(cache=True, nogil=True, inline="always")
+def clear_labels(touched, n_touched, ld, dist):
+    """Reset the labels :func:`backward_labels` set (``ld`` to NO_LABEL, ``dist`` to 0)."""
+    for i in range(n_touched):
+        x = touched[i]
+        ld[x] = NO_LABEL
+        dist[x] = 0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -126,77 +198,23 @@ def _search(s, write, out_rows, out_row0, limit,
     skipped = 0
     if u == v or max_len < 2 or limit <= 0:
         return found, cut, False, skipped
-    n = ld.shape[0]
     t0 = ts[s]
     deadline = t0 + window
 
     # 1. backward labels: ld = latest departure reaching u by the deadline, dist = fewest hops
-    ld[u] = deadline
-    dist[u] = 0
-    touched[0] = u
-    n_touched = 1
-    queue[0] = u
-    inq[u] = True
-    head = 0
-    n_queued = 1
-    while n_queued > 0:
-        y = queue[head]
-        head += 1
-        if head == n:
-            head = 0
-        n_queued -= 1
-        inq[y] = False
-        if dist[y] > max_len - 2:
-            continue
-        r0 = in_ptr[y]
-        r1 = in_ptr[y + 1]
-        lo = _first_geq(in_ts, r0, r1, t0)
-        hi = _first_gt(in_ts, lo, r1, ld[y])
-        if hi - lo > max_degree:
-            skipped += hi - lo - max_degree
-            hi = lo + max_degree
-        nd = dist[y] + 1
-        for k in range(lo, hi):
-            x = in_nbr[k]
-            if x == u or x == y:
-                continue
-            te = in_ts[k]
-            improved = False
-            if ld[x] == _UNSET:
-                ld[x] = te
-                dist[x] = nd
-                touched[n_touched] = x
-                n_touched += 1
-                improved = True
-            else:
-                if te > ld[x]:
-                    ld[x] = te
-                    improved = True
-                if nd < dist[x]:
-                    dist[x] = nd
-                    improved = True
-            if improved and not inq[x]:
-                inq[x] = True
-                tail = head + n_queued
-                if tail >= n:
-                    tail -= n
-                queue[tail] = x
-                n_queued += 1
+    n_touched, skipped = backward_labels(u, t0, deadline, False, max_len - 1, max_degree, False,
+                                         in_ptr, in_nbr, in_ts, ld, dist, inq, queue, touched)
 
     # 2. depth-first search from v; level d holds the node reached by d edges
-    if ld[v] != _UNSET and ld[v] >= t0 and 1 + dist[v] <= max_len:
+    if ld[v] != NO_LABEL and ld[v] >= t0 and 1 + dist[v] <= max_len:
         onpath[u] = True
         onpath[v] = True
         path[0] = s
         d = 1
         st_node[1] = v
-        r0 = out_ptr[v]
-        r1 = out_ptr[v + 1]
-        lo = _first_geq(out_ts, r0, r1, t0)
-        hi = _first_gt(out_ts, lo, r1, deadline)
-        if hi - lo > max_degree:
-            skipped += hi - lo - max_degree
-            hi = lo + max_degree
+        lo, hi, cut_here = row_range(out_ts, out_ptr[v], out_ptr[v + 1], t0, deadline,
+                                     max_degree)
+        skipped += cut_here
         st_pos[1] = lo
         st_hi[1] = hi
         while d >= 1:
@@ -237,29 +255,22 @@ def _search(s, write, out_rows, out_row0, limit,
                 continue
             if d + 1 >= max_len or onpath[y]:
                 continue
-            if ld[y] == _UNSET or ld[y] < te or d + 1 + dist[y] > max_len:
+            if ld[y] == NO_LABEL or ld[y] < te or d + 1 + dist[y] > max_len:
                 continue
             path[d] = e
             d += 1
             st_node[d] = y
             onpath[y] = True
-            r0 = out_ptr[y]
-            r1 = out_ptr[y + 1]
-            lo = _first_geq(out_ts, r0, r1, te)
-            hi = _first_gt(out_ts, lo, r1, deadline)
-            if hi - lo > max_degree:
-                skipped += hi - lo - max_degree
-                hi = lo + max_degree
+            lo, hi, cut_here = row_range(out_ts, out_ptr[y], out_ptr[y + 1], te, deadline,
+                                         max_degree)
+            skipped += cut_here
             st_pos[d] = lo
             st_hi[d] = hi
         for i in range(1, d + 1):  # only non-empty after an early stop
             onpath[st_node[i]] = False
         onpath[u] = False
 
-    for i in range(n_touched):
-        x = touched[i]
-        ld[x] = _UNSET
-        dist[x] = 0
+    clear_labels(touched, n_touched, ld, dist)
     return found, cut, skipped > 0, skipped
 
 
@@ -283,7 +294,7 @@ def temporal_cycles(src, dst, ts, amt, out_ptr, out_nbr, out_ts, out_eid, in_ptr
     """
     n = out_ptr.shape[0] - 1
     n_edges = src.shape[0]
-    ld = np.full((n_slots, n), _UNSET, dtype=np.int64)
+    ld = np.full((n_slots, n), NO_LABEL, dtype=np.int64)
     dist = np.zeros((n_slots, n), dtype=np.int64)
     inq = np.zeros((n_slots, n), dtype=np.bool_)
     onpath = np.zeros((n_slots, n), dtype=np.bool_)

@@ -19,13 +19,11 @@ import numba
 import numpy as np
 from numba import prange
 
-from .cycles import _first_geq, _first_gt
+from .cycles import NO_LABEL, backward_labels, clear_labels
+from .rows import row_lower_bound, row_range, row_upper_bound
 
 __all__ = ["bin_lookup", "fan_degree_hist", "temporal_cycle_hist", "simple_cycle_hist",
            "scatter_gather_hist"]
-
-_UNSET = np.iinfo(np.int64).min
-
 
 @numba.njit(cache=True, nogil=True)
 def bin_lookup(bins, max_size):
@@ -127,26 +125,24 @@ def fan_degree_hist(ptr, nbr, ts, eid, window, bins, distinct, n_slots):
 
 
 @numba.njit(cache=True, nogil=True)
-def _collect_next(row_lo, row_hi, out_nbr, out_ts, after, before, x, onpath, seen, stamp,
-                  buf_node, buf_time, top, max_degree):
-    """Distinct out-neighbours y of x over row edges with ``after < ts < before`` (y not on the
-    path, not x), each with its earliest such time, appended to ``buf_*`` from ``top``.
-    Returns (new top, edges skipped by max_degree)."""
-    lo = _first_gt(out_ts, row_lo, row_hi, after)
-    hi = _first_geq(out_ts, lo, row_hi, before)
-    skipped = 0
-    if hi - lo > max_degree:
-        skipped = hi - lo - max_degree
-        hi = lo + max_degree
+def _collect_next(lo, hi, out_nbr, out_ts, out_eid, eid_limit, x, onpath, seen, stamp, buf_node,
+                  buf_time, top):
+    """Candidate next nodes of a vertex-path DFS step from ``x``: the distinct out-neighbours
+    y over out-row positions ``[lo, hi)`` (y not on the path, not x; with an int
+    ``eid_limit``, only over edges with index below it), each with its earliest time there,
+    appended to ``buf_*`` from ``top``. Returns the new top."""
     for k in range(lo, hi):
         y = out_nbr[k]
+        # eid_limit None: numba compiles the check away (it cost the temporal DFS ~20%)
+        if eid_limit is not None and out_eid[k] >= eid_limit:
+            continue
         if y == x or onpath[y] or seen[y] == stamp:
             continue
         seen[y] = stamp
         buf_node[top] = y
         buf_time[top] = out_ts[k]
         top += 1
-    return top, skipped
+    return top
 
 
 @numba.njit(cache=True, nogil=True)
@@ -160,66 +156,15 @@ def _temporal_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, i
     v = dst[e]
     if u == v or max_len < 2:
         return 0, 0
-    n = ld.shape[0]
     t_end = ts[e]
     t_lo = t_end - window
-    skipped = 0
     # backward labels: ld[x] = latest departure from x on a strictly increasing path that
     # reaches u before t_end; dist[x] = fewest hops (both bounds, so pruning is safe)
-    ld[u] = t_end
-    dist[u] = 0
-    touched[0] = u
-    n_touched = 1
-    queue[0] = u
-    inq[u] = True
-    head = 0
-    n_queued = 1
-    while n_queued > 0:
-        y = queue[head]
-        head += 1
-        if head == n:
-            head = 0
-        n_queued -= 1
-        inq[y] = False
-        if dist[y] > max_len - 2:
-            continue
-        r0 = in_ptr[y]
-        r1 = in_ptr[y + 1]
-        lo = _first_geq(in_ts, r0, r1, t_lo)
-        hi = _first_geq(in_ts, lo, r1, ld[y])
-        if hi - lo > max_degree:
-            skipped += hi - lo - max_degree
-            lo = hi - max_degree
-        nd = dist[y] + 1
-        for k in range(lo, hi):
-            x = in_nbr[k]
-            if x == y or x == u:
-                continue
-            te = in_ts[k]
-            improved = False
-            if ld[x] == _UNSET:
-                ld[x] = te
-                dist[x] = nd
-                touched[n_touched] = x
-                n_touched += 1
-                improved = True
-            else:
-                if te > ld[x]:
-                    ld[x] = te
-                    improved = True
-                if nd < dist[x]:
-                    dist[x] = nd
-                    improved = True
-            if improved and not inq[x]:
-                inq[x] = True
-                tail = head + n_queued
-                if tail >= n:
-                    tail -= n
-                queue[tail] = x
-                n_queued += 1
+    n_touched, skipped = backward_labels(u, t_lo, t_end, True, max_len - 1, max_degree, True,
+                                         in_ptr, in_nbr, in_ts, ld, dist, inq, queue, touched)
 
     found = 0
-    if ld[v] != _UNSET and dist[v] + 1 <= max_len:
+    if ld[v] != NO_LABEL and dist[v] + 1 <= max_len:
         # DFS over vertex paths v = path[0], path[1], ...; arr[d] = earliest arrival time at
         # path[d] (t_lo - 1 at v: the first hop may leave at t_lo); level d's candidate
         # next nodes are buf[lvl_lo[d]:lvl_hi[d]], lvl_pos[d] the next to try
@@ -229,9 +174,12 @@ def _temporal_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, i
         arr[0] = t_lo - 1
         stamp_ctr[0] += 1
         stamp = stamp_ctr[0]
-        top, sk = _collect_next(out_ptr[v], out_ptr[v + 1], out_nbr, out_ts, arr[0], t_end, v,
-                                onpath, seen, stamp, buf_node, buf_time, 0, max_degree)
+        # integer seconds: arr[0] < ts < t_end
+        lo, hi, sk = row_range(out_ts, out_ptr[v], out_ptr[v + 1], arr[0] + 1, t_end - 1,
+                               max_degree)
         skipped += sk
+        top = _collect_next(lo, hi, out_nbr, out_ts, out_eid, None, v, onpath, seen, stamp,
+                            buf_node, buf_time, 0)
         lvl_lo[0] = 0
         lvl_hi[0] = top
         lvl_pos[0] = 0
@@ -262,9 +210,9 @@ def _temporal_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, i
                     w = path[j + 1]
                     r0 = out_ptr[x]
                     r1 = out_ptr[x + 1]
-                    lo = _first_gt(out_ts, r0, r1, arr[j])
-                    hi = _first_geq(out_ts, lo, r1, nxt)
-                    best = _UNSET
+                    lo = row_upper_bound(out_ts, r0, r1, arr[j])
+                    hi = row_lower_bound(out_ts, lo, r1, nxt)
+                    best = NO_LABEL
                     for k in range(hi - 1, lo - 1, -1):
                         if out_nbr[k] == w:
                             best = out_ts[k]
@@ -276,15 +224,15 @@ def _temporal_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, i
                     w = path[j + 1]
                     r0 = out_ptr[x]
                     r1 = out_ptr[x + 1]
-                    lo = _first_gt(out_ts, r0, r1, arr[j])
-                    hi = _first_gt(out_ts, lo, r1, latest[j])
+                    lo = row_upper_bound(out_ts, r0, r1, arr[j])
+                    hi = row_upper_bound(out_ts, lo, r1, latest[j])
                     for k in range(lo, hi):
                         if out_nbr[k] == w:
                             hist[out_eid[k], b] += 1
                 continue
             if d + 2 >= max_len:
                 continue
-            if ld[y] == _UNSET or ld[y] <= ty or d + 2 + dist[y] > max_len:
+            if ld[y] == NO_LABEL or ld[y] <= ty or d + 2 + dist[y] > max_len:
                 continue
             d += 1
             path[d] = y
@@ -293,15 +241,14 @@ def _temporal_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, i
             stamp_ctr[0] += 1
             stamp = stamp_ctr[0]
             lvl_lo[d] = top
-            top, sk = _collect_next(out_ptr[y], out_ptr[y + 1], out_nbr, out_ts, ty, t_end, y,
-                                    onpath, seen, stamp, buf_node, buf_time, top, max_degree)
+            lo, hi, sk = row_range(out_ts, out_ptr[y], out_ptr[y + 1], ty + 1, t_end - 1,
+                                   max_degree)
             skipped += sk
+            top = _collect_next(lo, hi, out_nbr, out_ts, out_eid, None, y, onpath, seen, stamp,
+                                buf_node, buf_time, top)
             lvl_hi[d] = top
             lvl_pos[d] = lvl_lo[d]
-    for i in range(n_touched):
-        x = touched[i]
-        ld[x] = _UNSET
-        dist[x] = 0
+    clear_labels(touched, n_touched, ld, dist)
     onpath[u] = False
     onpath[v] = False
     return found, skipped
@@ -329,7 +276,7 @@ def temporal_cycle_hist(src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr,
     nb = bins.shape[0]
     lookup = bin_lookup(bins, max(max_len, 2) + 1)
     hists = np.zeros((n_slots, e_count, nb), np.int32)
-    ld = np.full((n_slots, n), _UNSET, np.int64)
+    ld = np.full((n_slots, n), NO_LABEL, np.int64)
     dist = np.zeros((n_slots, n), np.int64)
     inq = np.zeros((n_slots, n), np.bool_)
     onpath = np.zeros((n_slots, n), np.bool_)
@@ -369,7 +316,7 @@ def temporal_cycle_hist(src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr,
 def _simple_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_nbr, in_ts,
                  in_eid, window, max_len, max_degree, max_cycles, lookup, hist,
                  dist, touched, queue, onpath, seen, path, lvl_lo, lvl_hi, lvl_pos, buf_node,
-                 stamp_ctr):
+                 buf_time, stamp_ctr):
     """GFP length-constrained simple cycles closed by edge e (see simple_cycle_hist).
     Returns (cycles counted, edges skipped by max_degree, 1 if max_cycles cut the search)."""
     u = src[e]
@@ -378,6 +325,7 @@ def _simple_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_
         return 0, 0, 0
     t_end = ts[e]
     t_lo = t_end - window
+    eid_limit = np.int64(e)   # G(e) holds edges f < e
     skipped = 0
     # backward BFS from u over G(e) = earlier non-loop edges with ts in [t_lo, t_end]
     dist[u] = 0
@@ -390,13 +338,8 @@ def _simple_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_
         head += 1
         if dist[y] >= max_len - 1:
             continue
-        r0 = in_ptr[y]
-        r1 = in_ptr[y + 1]
-        lo = _first_geq(in_ts, r0, r1, t_lo)
-        hi = _first_gt(in_ts, lo, r1, t_end)
-        if hi - lo > max_degree:
-            skipped += hi - lo - max_degree
-            hi = lo + max_degree
+        lo, hi, sk = row_range(in_ts, in_ptr[y], in_ptr[y + 1], t_lo, t_end, max_degree)
+        skipped += sk
         for k in range(lo, hi):
             x = in_nbr[k]
             if in_eid[k] >= e or x == y or dist[x] >= 0:
@@ -412,23 +355,13 @@ def _simple_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_
         path[0] = v
         stamp_ctr[0] += 1
         stamp = stamp_ctr[0]
-        top = 0
         d = 0
         lvl_lo[0] = 0
         # level candidates: distinct next nodes y over edges of G(e)
-        r0 = out_ptr[v]
-        r1 = out_ptr[v + 1]
-        lo = _first_geq(out_ts, r0, r1, t_lo)
-        hi = _first_gt(out_ts, lo, r1, t_end)
-        if hi - lo > max_degree:
-            skipped += hi - lo - max_degree
-            hi = lo + max_degree
-        for k in range(lo, hi):
-            y = out_nbr[k]
-            if out_eid[k] < e and y != v and seen[y] != stamp:
-                seen[y] = stamp
-                buf_node[top] = y
-                top += 1
+        lo, hi, sk = row_range(out_ts, out_ptr[v], out_ptr[v + 1], t_lo, t_end, max_degree)
+        skipped += sk
+        top = _collect_next(lo, hi, out_nbr, out_ts, out_eid, eid_limit, v, onpath, seen, stamp,
+                            buf_node, buf_time, 0)
         lvl_hi[0] = top
         lvl_pos[0] = 0
         while d >= 0:
@@ -457,8 +390,8 @@ def _simple_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_
                     w = path[j + 1]
                     r0 = out_ptr[x]
                     r1 = out_ptr[x + 1]
-                    lo = _first_geq(out_ts, r0, r1, t_lo)
-                    hi = _first_gt(out_ts, lo, r1, t_end)
+                    lo = row_lower_bound(out_ts, r0, r1, t_lo)
+                    hi = row_upper_bound(out_ts, lo, r1, t_end)
                     for k in range(lo, hi):
                         if out_nbr[k] == w and out_eid[k] < e:
                             hist[out_eid[k], b] += 1
@@ -471,19 +404,10 @@ def _simple_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_
             stamp_ctr[0] += 1
             stamp = stamp_ctr[0]
             lvl_lo[d] = top
-            r0 = out_ptr[y]
-            r1 = out_ptr[y + 1]
-            lo = _first_geq(out_ts, r0, r1, t_lo)
-            hi = _first_gt(out_ts, lo, r1, t_end)
-            if hi - lo > max_degree:
-                skipped += hi - lo - max_degree
-                hi = lo + max_degree
-            for k in range(lo, hi):
-                w = out_nbr[k]
-                if out_eid[k] < e and w != y and not onpath[w] and seen[w] != stamp:
-                    seen[w] = stamp
-                    buf_node[top] = w
-                    top += 1
+            lo, hi, sk = row_range(out_ts, out_ptr[y], out_ptr[y + 1], t_lo, t_end, max_degree)
+            skipped += sk
+            top = _collect_next(lo, hi, out_nbr, out_ts, out_eid, eid_limit, y, onpath, seen,
+                                stamp, buf_node, buf_time, top)
             lvl_hi[d] = top
             lvl_pos[d] = lvl_lo[d]
         for j in range(d + 1):   # only after a budget stop
@@ -526,6 +450,7 @@ def simple_cycle_hist(src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, i
     cap = max_len * min(max_degree, n) + 1
     stamps = np.zeros((n_slots, 1), np.int64)
     buf_node = np.zeros((n_slots, cap), np.int32)
+    buf_time = np.zeros((n_slots, cap), np.int64)
     found = np.zeros(e_count, np.int64)
     skipped = np.zeros(e_count, np.int64)
     cut = np.zeros(e_count, np.int64)
@@ -535,7 +460,7 @@ def simple_cycle_hist(src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, i
                                in_nbr, in_ts, in_eid, window, max_len, max_degree, max_cycles,
                                lookup, hists[tid], dist[tid], touched[tid], queue[tid],
                                onpath[tid], seen[tid], path[tid], lvl_lo[tid], lvl_hi[tid],
-                               lvl_pos[tid], buf_node[tid], stamps[tid])
+                               lvl_pos[tid], buf_node[tid], buf_time[tid], stamps[tid])
         found[e] = f
         skipped[e] = s
         cut[e] = c
@@ -550,24 +475,14 @@ def _credit_pair(s, t, e, t_lo, t_end, out_ptr, out_nbr, out_ts, out_eid, in_ptr
                  in_eid, mark, stamp, max_degree, lookup, hist):
     """Scatter-gather pair (s, t) seen by trigger e: count intermediaries m (s -> m and
     m -> t in G(e)) and, when >= 2, credit their edges. Returns (1 if counted, skipped)."""
-    skipped = 0
-    r0 = out_ptr[s]
-    r1 = out_ptr[s + 1]
     # G(e): edges f <= e (so ts(f) <= ts(e)) with ts(f) >= t_lo
-    a_lo = _first_geq(out_ts, r0, r1, t_lo)
-    a_hi = _first_gt(out_ts, a_lo, r1, t_end)
-    if a_hi - a_lo > max_degree:
-        skipped += a_hi - a_lo - max_degree
-        a_hi = a_lo + max_degree
+    a_lo, a_hi, skipped = row_range(out_ts, out_ptr[s], out_ptr[s + 1], t_lo, t_end, max_degree)
     for k in range(a_lo, a_hi):
         m = out_nbr[k]
         if out_eid[k] <= e and m != s and m != t:
             mark[m] = stamp           # m receives from s
-    b_lo = _first_geq(in_ts, in_ptr[t], in_ptr[t + 1], t_lo)
-    b_hi = _first_gt(in_ts, b_lo, in_ptr[t + 1], t_end)
-    if b_hi - b_lo > max_degree:
-        skipped += b_hi - b_lo - max_degree
-        b_hi = b_lo + max_degree
+    b_lo, b_hi, sk = row_range(in_ts, in_ptr[t], in_ptr[t + 1], t_lo, t_end, max_degree)
+    skipped += sk
     n_mid = 0
     for k in range(b_lo, b_hi):
         m = in_nbr[k]
@@ -586,6 +501,40 @@ def _credit_pair(s, t, e, t_lo, t_end, out_ptr, out_nbr, out_ts, out_eid, in_ptr
         if in_eid[k] <= e and mark[in_nbr[k]] == -stamp:
             hist[in_eid[k], b] += 1
     return 1, skipped
+
+
+# inlined: as a real call (about 20 array arguments, twice per trigger edge) it made
+# scatter_gather_hist about 3x slower
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pairs_of_edge(e, a, b, as_scatter, row_lo, row_hi, row_nbr, row_ts, row_eid, t_lo, t_end,
+                   out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_nbr, in_ts, in_eid, mark,
+                   pair_seen, stamp_ctr, max_degree, lookup, hist):
+    """The scatter-gather pairs trigger ``e = a -> b`` belongs to on one side, each credited
+    once with :func:`_credit_pair`: as the scatter edge (``as_scatter``; row = b's out-row in
+    G(e), pairs (a, t) for its targets t) or as the gather edge (row = a's in-row, pairs
+    (s, b) for its sources s); t, s not in {a, b}. ``stamp_ctr`` int64[1] feeds the
+    ``pair_seen`` / ``mark`` stamps. Returns (pairs counted, edges skipped by max_degree)."""
+    stamp_ctr[0] += 1
+    pstamp = stamp_ctr[0]
+    lo, hi, skipped = row_range(row_ts, row_lo, row_hi, t_lo, t_end, max_degree)
+    found = 0
+    for k in range(lo, hi):
+        w = row_nbr[k]
+        if row_eid[k] > e or w == a or w == b or pair_seen[w] == pstamp:
+            continue
+        pair_seen[w] = pstamp
+        stamp_ctr[0] += 1
+        if as_scatter:
+            c, sk = _credit_pair(a, w, e, t_lo, t_end, out_ptr, out_nbr, out_ts, out_eid, in_ptr,
+                                 in_nbr, in_ts, in_eid, mark, stamp_ctr[0], max_degree, lookup,
+                                 hist)
+        else:
+            c, sk = _credit_pair(w, b, e, t_lo, t_end, out_ptr, out_nbr, out_ts, out_eid, in_ptr,
+                                 in_nbr, in_ts, in_eid, mark, stamp_ctr[0], max_degree, lookup,
+                                 hist)
+        found += c
+        skipped += sk
+    return found, skipped
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -607,7 +556,7 @@ def scatter_gather_hist(src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr,
     hists = np.zeros((n_slots, e_count, nb), np.int32)
     mark = np.zeros((n_slots, n), np.int64)
     pair_seen = np.zeros((n_slots, n), np.int64)
-    counter = np.zeros(n_slots, np.int64)
+    counter = np.zeros((n_slots, 1), np.int64)
     found = np.zeros(e_count, np.int64)
     skipped = np.zeros(e_count, np.int64)
     for e in prange(e_count):
@@ -620,48 +569,16 @@ def scatter_gather_hist(src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr,
         hist = hists[tid]
         mk = mark[tid]
         ps = pair_seen[tid]
-        f = 0
-        sk = 0
-        # e as scatter edge a -> b: targets t of b
-        counter[tid] += 1
-        pstamp = counter[tid]
-        r0 = out_ptr[b]
-        lo = _first_geq(out_ts, r0, out_ptr[b + 1], t_lo)
-        hi = _first_gt(out_ts, lo, out_ptr[b + 1], ts[e])
-        if hi - lo > max_degree:
-            sk += hi - lo - max_degree
-            hi = lo + max_degree
-        for k in range(lo, hi):
-            t = out_nbr[k]
-            if out_eid[k] > e or t == a or t == b or ps[t] == pstamp:
-                continue
-            ps[t] = pstamp
-            counter[tid] += 1
-            c, s2 = _credit_pair(a, t, e, t_lo, ts[e], out_ptr, out_nbr, out_ts, out_eid, in_ptr,
-                                 in_nbr, in_ts, in_eid, mk, counter[tid], max_degree, lookup,
-                                 hist)
-            f += c
-            sk += s2
-        # e as gather edge a -> b: sources s of a
-        counter[tid] += 1
-        pstamp = counter[tid]
-        r0 = in_ptr[a]
-        lo = _first_geq(in_ts, r0, in_ptr[a + 1], t_lo)
-        hi = _first_gt(in_ts, lo, in_ptr[a + 1], ts[e])
-        if hi - lo > max_degree:
-            sk += hi - lo - max_degree
-            hi = lo + max_degree
-        for k in range(lo, hi):
-            s = in_nbr[k]
-            if in_eid[k] > e or s == a or s == b or ps[s] == pstamp:
-                continue
-            ps[s] = pstamp
-            counter[tid] += 1
-            c, s2 = _credit_pair(s, b, e, t_lo, ts[e], out_ptr, out_nbr, out_ts, out_eid, in_ptr,
-                                 in_nbr, in_ts, in_eid, mk, counter[tid], max_degree, lookup,
-                                 hist)
-            f += c
-            sk += s2
+        ctr = counter[tid]
+        # e as scatter edge a -> b: targets t of b; then as gather edge: sources s of a
+        f, sk = _pairs_of_edge(e, a, b, True, out_ptr[b], out_ptr[b + 1], out_nbr, out_ts,
+                               out_eid, t_lo, ts[e], out_ptr, out_nbr, out_ts, out_eid, in_ptr,
+                               in_nbr, in_ts, in_eid, mk, ps, ctr, max_degree, lookup, hist)
+        f2, sk2 = _pairs_of_edge(e, a, b, False, in_ptr[a], in_ptr[a + 1], in_nbr, in_ts,
+                                 in_eid, t_lo, ts[e], out_ptr, out_nbr, out_ts, out_eid, in_ptr,
+                                 in_nbr, in_ts, in_eid, mk, ps, ctr, max_degree, lookup, hist)
+        f += f2
+        sk += sk2
         found[e] = f
         skipped[e] = sk
     hist = hists[0].copy()

@@ -33,6 +33,7 @@ import numba
 import numpy as np
 
 from ..config import JIT_OPTIONS
+from .rows import grow, row_lower_bound
 
 __all__ = ["small_counterparties", "related_pairs", "bucket_series", "lagged_correlation",
            "settlement_paths", "relay_tuples", "mirror_windows"]
@@ -221,12 +222,10 @@ def settlement_paths(sources, is_target, place, out_ptr, out_nbr, out_ts, out_am
     O(sum over sources of explored prefixes) <= O(S * max_degree^max_edges).
     """
     n = out_ptr.shape[0] - 1
-    cap = 1024
-    p_src = np.empty(cap, np.int32)
-    p_tgt = np.empty(cap, np.int32)
-    p_ptr = np.zeros(cap + 1, np.int64)
-    e_cap = 4096
-    p_edge = np.empty(e_cap, np.int64)
+    p_src = np.empty(1024, np.int32)
+    p_tgt = np.empty(1024, np.int32)
+    p_ptr = np.zeros(1025, np.int64)
+    p_edge = np.empty(4096, np.int64)
     n_paths = 0
     n_edges = 0
     cut = 0
@@ -270,14 +269,12 @@ def settlement_paths(sources, is_target, place, out_ptr, out_nbr, out_ts, out_am
                     halted = True
                     continue
                 found += 1
-                if n_paths == cap:
-                    cap *= 2
-                    p_src = np.concatenate((p_src, np.empty(cap - n_paths, np.int32)))
-                    p_tgt = np.concatenate((p_tgt, np.empty(cap - n_paths, np.int32)))
-                    p_ptr = np.concatenate((p_ptr, np.zeros(cap - n_paths, np.int64)))
-                if n_edges + depth + 1 > e_cap:
-                    e_cap = 2 * e_cap + depth + 1
-                    p_edge = np.concatenate((p_edge, np.empty(e_cap - n_edges, np.int64)))
+                if n_paths == p_src.shape[0]:
+                    p_src = grow(p_src, n_paths + 1)
+                    p_tgt = grow(p_tgt, n_paths + 1)
+                    p_ptr = grow(p_ptr, p_src.shape[0] + 1)
+                if n_edges + depth + 1 > p_edge.shape[0]:
+                    p_edge = grow(p_edge, n_edges + depth + 1)
                 for d in range(depth + 1):
                     p_edge[n_edges] = out_eid[row[d]]
                     n_edges += 1
@@ -290,14 +287,7 @@ def settlement_paths(sources, is_target, place, out_ptr, out_nbr, out_ts, out_am
                 node[depth] = v
                 on_path[v] = True
                 # first eligible transaction: ts >= t (rows are time-sorted)
-                lo = out_ptr[v]
-                hi = out_ptr[v + 1]
-                while lo < hi:
-                    mid = (lo + hi) // 2
-                    if out_ts[mid] < t:
-                        lo = mid + 1
-                    else:
-                        hi = mid
+                lo = row_lower_bound(out_ts, out_ptr[v], out_ptr[v + 1], t)
                 pos[depth] = lo
                 lim = out_ptr[v + 1]
                 if lim - lo > max_degree:
@@ -322,12 +312,11 @@ def relay_tuples(place, in_ptr, in_nbr, in_ts, in_amt, in_eid, out_ptr, out_nbr,
     O(sum over fronts of in-degree x out-degree), each capped by ``max_degree``.
     """
     n = in_ptr.shape[0] - 1
-    cap = 1024
-    ra = np.empty(cap, np.int32)
-    rb = np.empty(cap, np.int32)
-    rf = np.empty(cap, np.int32)
-    ein = np.empty(cap, np.int64)
-    eout = np.empty(cap, np.int64)
+    ra = np.empty(1024, np.int32)
+    rb = np.empty(1024, np.int32)
+    rf = np.empty(1024, np.int32)
+    ein = np.empty(1024, np.int64)
+    eout = np.empty(1024, np.int64)
     k = 0
     cut = 0
     for f in range(n):
@@ -355,13 +344,12 @@ def relay_tuples(place, in_ptr, in_nbr, in_ts, in_amt, in_eid, out_ptr, out_nbr,
                 if k >= max_results:
                     cut += 1
                     continue
-                if k == cap:
-                    cap *= 2
-                    ra = np.concatenate((ra, np.empty(cap - k, np.int32)))
-                    rb = np.concatenate((rb, np.empty(cap - k, np.int32)))
-                    rf = np.concatenate((rf, np.empty(cap - k, np.int32)))
-                    ein = np.concatenate((ein, np.empty(cap - k, np.int64)))
-                    eout = np.concatenate((eout, np.empty(cap - k, np.int64)))
+                if k == ra.shape[0]:
+                    ra = grow(ra, k + 1)
+                    rb = grow(rb, k + 1)
+                    rf = grow(rf, k + 1)
+                    ein = grow(ein, k + 1)
+                    eout = grow(eout, k + 1)
                 ra[k] = a
                 rb[k] = b
                 rf[k] = f

@@ -9,7 +9,7 @@ group a path is an item ``(t1, t2)`` keyed by its intermediary m, and the group'
 windows holding ``>= min_intermediaries`` distinct intermediaries (``windows._sweep``) are the
 alerts: one per (s, t, burst) with all the burst's paths.
 
-Kernel: for each s, a two-hop expansion within the window from its out-row (binary search of
+Kernel: for each s with at least ``min_intermediaries`` distinct payees, a two-hop expansion within the window from its out-row (binary search of
 each m's out-row for ``[t1, t1 + W]``), then a stable sort of the paths by t (paths are
 generated in t1 order, so each group stays t1-sorted) and one sweep per group. Budgets: a
 source whose out-degree, or an intermediary whose window slice, exceeds ``max_degree`` is
@@ -38,27 +38,10 @@ import numba
 import numpy as np
 
 from ..config import JIT_OPTIONS
-from .windows import _first_after, _first_at_least, _sweep
+from .rows import grow, row_range
+from .windows import _sweep
 
 __all__ = ["scatter_gather_paths", "gather_scatter_bursts"]
-
-
-@numba.njit(**JIT_OPTIONS)
-def _grow_i64(a, need):
-    if need <= a.shape[0]:
-        return a
-    b = np.empty(max(need, 2 * a.shape[0]), np.int64)
-    b[:a.shape[0]] = a
-    return b
-
-
-@numba.njit(**JIT_OPTIONS)
-def _grow_i32(a, need):
-    if need <= a.shape[0]:
-        return a
-    b = np.empty(max(need, 2 * a.shape[0]), np.int32)
-    b[:a.shape[0]] = a
-    return b
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -103,6 +86,7 @@ def scatter_gather_paths(ptr, nbr, ts, window, min_intermediaries, max_degree, m
     cut_degree = 0
     cut_paths = 0
     cut_results = 0
+    seen = np.full(n_nodes, -1, np.int32)
     for s in range(n):
         lo = ptr[s]
         hi = ptr[s + 1]
@@ -111,6 +95,16 @@ def scatter_gather_paths(ptr, nbr, ts, window, min_intermediaries, max_degree, m
         if hi - lo > max_degree:
             cut_degree += 1
             continue
+        # fewer than k distinct payees can never give k distinct intermediaries: skip before
+        # the two-hop expansion (this is what keeps a hub's many one-payee payers cheap)
+        distinct = 0
+        for p1 in range(lo, hi):
+            m = nbr[p1]
+            if m != s and seen[m] != s:
+                seen[m] = s
+                distinct += 1
+        if distinct < k_min:
+            continue
         np_ = 0
         truncated = False
         for p1 in range(lo, hi):
@@ -118,11 +112,8 @@ def scatter_gather_paths(ptr, nbr, ts, window, min_intermediaries, max_degree, m
             if m == s:
                 continue
             t1 = ts[p1]
-            mlo = ptr[m]
-            mhi = ptr[m + 1]
-            a = _first_at_least(ts, mlo, mhi, t1)
-            b = _first_after(ts, a, mhi, t1 + window)
-            if b - a > max_degree:
+            a, b, over = row_range(ts, ptr[m], ptr[m + 1], t1, t1 + window, max_degree)
+            if over > 0:
                 cut_degree += 1
                 continue
             for p2 in range(a, b):
@@ -133,12 +124,12 @@ def scatter_gather_paths(ptr, nbr, ts, window, min_intermediaries, max_degree, m
                     truncated = True
                     break
                 if np_ >= p_t.shape[0]:
-                    p_t = _grow_i32(p_t, np_ + 1)
-                    p_m = _grow_i32(p_m, np_ + 1)
-                    p_1 = _grow_i64(p_1, np_ + 1)
-                    p_2 = _grow_i64(p_2, np_ + 1)
-                    p_t1 = _grow_i64(p_t1, np_ + 1)
-                    p_t2 = _grow_i64(p_t2, np_ + 1)
+                    p_t = grow(p_t, np_ + 1)
+                    p_m = grow(p_m, np_ + 1)
+                    p_1 = grow(p_1, np_ + 1)
+                    p_2 = grow(p_2, np_ + 1)
+                    p_t1 = grow(p_t1, np_ + 1)
+                    p_t2 = grow(p_t2, np_ + 1)
                 p_t[np_] = t
                 p_m[np_] = m
                 p_1[np_] = p1
@@ -177,12 +168,12 @@ def scatter_gather_paths(ptr, nbr, ts, window, min_intermediaries, max_degree, m
                         cut_results += 1
                         continue
                     if n_alerts >= a_src.shape[0]:
-                        a_src = _grow_i32(a_src, n_alerts + 1)
-                        a_dst = _grow_i32(a_dst, n_alerts + 1)
-                        a_peak = _grow_i64(a_peak, n_alerts + 1)
-                        a_start = _grow_i64(a_start, n_alerts + 1)
-                        a_span = _grow_i64(a_span, n_alerts + 1)
-                        a_ptr = _grow_i64(a_ptr, a_src.shape[0] + 1)
+                        a_src = grow(a_src, n_alerts + 1)
+                        a_dst = grow(a_dst, n_alerts + 1)
+                        a_peak = grow(a_peak, n_alerts + 1)
+                        a_start = grow(a_start, n_alerts + 1)
+                        a_span = grow(a_span, n_alerts + 1)
+                        a_ptr = grow(a_ptr, a_src.shape[0] + 1)
                     a_src[n_alerts] = s
                     a_dst[n_alerts] = t
                     a_peak[n_alerts] = sc[bi]
@@ -191,9 +182,9 @@ def scatter_gather_paths(ptr, nbr, ts, window, min_intermediaries, max_degree, m
                     for it in by1:
                         if label[it] == bi:
                             if n_out >= o_1.shape[0]:
-                                o_1 = _grow_i64(o_1, n_out + 1)
-                                o_2 = _grow_i64(o_2, n_out + 1)
-                                o_m = _grow_i32(o_m, n_out + 1)
+                                o_1 = grow(o_1, n_out + 1)
+                                o_2 = grow(o_2, n_out + 1)
+                                o_m = grow(o_m, n_out + 1)
                             o_1[n_out] = p_1[it]
                             o_2[n_out] = p_2[it]
                             o_m[n_out] = p_m[it]
@@ -330,13 +321,13 @@ def gather_scatter_bursts(in_ptr, in_nbr, in_ts, out_ptr, out_nbr, out_ts, windo
                     n_cut += 1
                 else:
                     if nb >= r_hub.shape[0]:
-                        r_hub = _grow_i32(r_hub, nb + 1)
-                        r_l = _grow_i64(r_l, nb + 1)
-                        r_tau = _grow_i64(r_tau, nb + 1)
-                        r_r = _grow_i64(r_r, nb + 1)
-                        r_splits = _grow_i64(r_splits, nb + 1)
-                        r_iptr = _grow_i64(r_iptr, r_hub.shape[0] + 1)
-                        r_optr = _grow_i64(r_optr, r_hub.shape[0] + 1)
+                        r_hub = grow(r_hub, nb + 1)
+                        r_l = grow(r_l, nb + 1)
+                        r_tau = grow(r_tau, nb + 1)
+                        r_r = grow(r_r, nb + 1)
+                        r_splits = grow(r_splits, nb + 1)
+                        r_iptr = grow(r_iptr, r_hub.shape[0] + 1)
+                        r_optr = grow(r_optr, r_hub.shape[0] + 1)
                     r_hub[nb] = h
                     r_l[nb] = big_l
                     r_tau[nb] = tau
@@ -350,13 +341,13 @@ def gather_scatter_bursts(in_ptr, in_nbr, in_ts, out_ptr, out_nbr, out_ts, windo
                 # cores' ranges have non-decreasing ends: emit only the new tail of each
                 for q in range(max(c_in_lo, in_done), right):
                     if n_in_out >= o_in.shape[0]:
-                        o_in = _grow_i64(o_in, n_in_out + 1)
+                        o_in = grow(o_in, n_in_out + 1)
                     o_in[n_in_out] = ii[q]
                     n_in_out += 1
                 in_done = max(in_done, right)
                 for q in range(max(ostart, out_done), c_out_hi):
                     if n_out_out >= o_out.shape[0]:
-                        o_out = _grow_i64(o_out, n_out_out + 1)
+                        o_out = grow(o_out, n_out_out + 1)
                     o_out[n_out_out] = oo[q]
                     n_out_out += 1
                 out_done = max(out_done, c_out_hi)

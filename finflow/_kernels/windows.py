@@ -102,30 +102,6 @@ def _sweep(t1, t2, key, by_t1, by_t2, window, min_count, distinct, counts, label
 
 
 @numba.njit(**JIT_OPTIONS)
-def _first_at_least(ts, lo, hi, x):
-    """Smallest p in [lo, hi] with ts[p] >= x (hi if none); ts sorted on [lo, hi)."""
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if ts[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@numba.njit(**JIT_OPTIONS)
-def _first_after(ts, lo, hi, x):
-    """Smallest p in [lo, hi] with ts[p] > x (hi if none); ts sorted on [lo, hi)."""
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if ts[mid] <= x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@numba.njit(**JIT_OPTIONS)
 def _min_span(ts, key, lo, hi, min_count, distinct, counts):
     """Shortest ``ts[j] - ts[i]`` over row positions lo <= i <= j < hi whose items reach
     ``min_count`` (distinct keys or items); -1 if none. ``counts`` zero on entry and exit."""

@@ -51,9 +51,9 @@ from ..alerts import ROLE_CODE, Detection, make_alerts
 from ..config import CycleConfig
 from ..errors import ConfigError
 from ..graph import TemporalGraph
-from ._common import speed_score
+from ._common import account_volume, speed_score
 
-__all__ = ["detect_cycles", "enumerate_cycles", "cycle_scores", "window_volume"]
+__all__ = ["detect_cycles", "enumerate_cycles", "cycle_scores"]
 
 #: start edges per parallel batch in the kernel (the output does not depend on it)
 _BLOCK = 8192
@@ -93,29 +93,6 @@ def enumerate_cycles(graph: TemporalGraph, cfg: CycleConfig) -> tuple[np.ndarray
     return ptr, edges, dict(zip(STAT_NAMES, (int(x) for x in stats)))
 
 
-def window_volume(graph: TemporalGraph, accounts: np.ndarray, lo: np.ndarray,
-                  hi: np.ndarray) -> np.ndarray:
-    """Total amount each ``accounts[i]`` sent plus received with ``lo[i] <= ts <= hi[i]``
-    (base currency). Binary search in the time-sorted CSR rows with prefix sums:
-    O(E + Q log E) for Q queries."""
-    accounts = np.asarray(accounts, np.int64)
-    if graph.n_edges == 0 or accounts.shape[0] == 0:
-        return np.zeros(accounts.shape[0])
-    t_min = int(graph.ts[0])
-    span = int(graph.ts[-1]) - t_min + 1
-    lo_key = accounts * span + np.clip(np.asarray(lo) - t_min, 0, span - 1)
-    hi_key = accounts * span + np.clip(np.asarray(hi) - t_min, 0, span - 1)
-    total = np.zeros(accounts.shape[0])
-    for ptr, row_ts, row_amt in ((graph.out_ptr, graph.out_ts, graph.out_amt),
-                                 (graph.in_ptr, graph.in_ts, graph.in_amt)):
-        owner = np.repeat(np.arange(graph.n_nodes, dtype=np.int64), np.diff(ptr))
-        key = owner * span + (row_ts - t_min)       # sorted: rows by account, then time
-        csum = np.concatenate([[0.0], np.cumsum(row_amt)])
-        total += (csum[np.searchsorted(key, hi_key, "right")]
-                  - csum[np.searchsorted(key, lo_key, "left")])
-    return total
-
-
 def cycle_scores(graph: TemporalGraph, cycle_ptr: np.ndarray, cycle_edges: np.ndarray,
                  window: int) -> dict[str, np.ndarray]:
     """Per-cycle evidence and score (module doc), vectorised. O(T log E) for T cycle edges.
@@ -152,8 +129,8 @@ def cycle_scores(graph: TemporalGraph, cycle_ptr: np.ndarray, cycle_edges: np.nd
     seg = np.repeat(np.arange(length.shape[0]), length)
     into = np.arange(a.shape[0]) - 1               # the hop paying each sender
     into[starts] = ends
-    volume = window_volume(graph, graph.src[cycle_edges], t[starts][seg] - window,
-                           t[ends][seg] + window)
+    volume = account_volume(graph, graph.src[cycle_edges], t[starts][seg] - window,
+                            t[ends][seg] + window)
     moved = a + a[into]
     account_share = np.clip(np.divide(moved, volume, out=np.ones_like(a), where=volume > 0),
                             0.0, 1.0)

@@ -12,7 +12,8 @@ one two-pointer pass per row, O(E + N).
 Roles: the account is ``hub``; counterparties are ``sink`` (FAN_OUT) or ``source`` (FAN_IN).
 
 The module also holds the CSR and evidence helpers the scatter-gather and structuring
-detectors share (relationship novelty, an account's volume in a time range, pair counts).
+detectors share (relationship novelty, pair counts); an account's volume in a time range is
+``_common.account_volume``.
 """
 from __future__ import annotations
 
@@ -132,32 +133,6 @@ def relationship_novelty(graph: TemporalGraph, group: np.ndarray, edges: np.ndar
     n_new = np.bincount(uniq[:, 0], weights=new, minlength=n_groups)
     np.divide(n_new, n_pairs, out=out, where=n_pairs > 0)
     return out
-
-
-def account_volume(graph: TemporalGraph, accounts: np.ndarray, lo: np.ndarray,
-                   hi: np.ndarray) -> np.ndarray:
-    """Total amount ``accounts[i]`` sent plus received with ``lo[i] <= ts <= hi[i]`` (base
-    currency), float64[Q]. Binary search in the time-sorted CSR rows over prefix sums:
-    O(E + Q log E)."""
-    accounts = np.asarray(accounts, np.int64)
-    total = np.zeros(accounts.shape[0])
-    if graph.n_edges == 0 or accounts.shape[0] == 0:
-        return total
-    # key = account * stride + time offset; row times map to 1..span, queries are clipped to
-    # 0..span + 1 so that a bound before (after) every transaction stays before (after) them
-    t_min = int(graph.ts[0]) - 1
-    span = int(graph.ts[-1]) - t_min
-    stride = span + 2
-    lo_key = accounts * stride + np.clip(np.asarray(lo, np.int64) - t_min, 0, span + 1)
-    hi_key = accounts * stride + np.clip(np.asarray(hi, np.int64) - t_min, 0, span + 1)
-    for ptr, row_ts, row_amt in ((graph.out_ptr, graph.out_ts, graph.out_amt),
-                                 (graph.in_ptr, graph.in_ts, graph.in_amt)):
-        owner = np.repeat(np.arange(graph.n_nodes, dtype=np.int64), np.diff(ptr))
-        key = owner * stride + (row_ts - t_min)      # sorted: rows by account, then time
-        csum = np.concatenate([[0.0], np.cumsum(row_amt)])
-        total += (csum[np.searchsorted(key, hi_key, "right")]
-                  - csum[np.searchsorted(key, lo_key, "left")])
-    return total
 
 
 def card_code(graph: TemporalGraph) -> int:

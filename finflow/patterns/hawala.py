@@ -340,14 +340,22 @@ def detect_hawala_netting(graph: TemporalGraph, cfg: HawalaNettingConfig) -> Det
         rows.append(dict(k=k, a=a, b=b, score=score, terms=terms, close=close,
                          direction=direction, value=value, n_first=n_first, paths=paths,
                          rate=rate))
-    # one alert per unordered pair: the higher score, then the lower (A, B)
+    # one alert per unordered pair: the higher score; ties go to the direction whose collector
+    # was paid first (an edge index, so the choice does not depend on account numbering)
+    def first_in(acc: int) -> int:
+        lo, hi = int(g.in_ptr[acc]), int(g.in_ptr[acc + 1])
+        return int(g.in_eid[lo:hi].min()) if hi > lo else g.n_edges
+
+    def rank(r: dict) -> tuple:
+        return (-r["score"], first_in(r["a"]), first_in(r["b"]))
+
     best_of: dict[tuple[int, int], dict] = {}
     for r in rows:
         key = (min(r["a"], r["b"]), max(r["a"], r["b"]))
         cur = best_of.get(key)
-        if cur is None or (r["score"], -r["a"], -r["b"]) > (cur["score"], -cur["a"], -cur["b"]):
+        if cur is None or rank(r) < rank(cur):
             best_of[key] = r
-    chosen = sorted(best_of.values(), key=lambda r: (-r["score"], r["a"], r["b"]))
+    chosen = sorted(best_of.values(), key=rank)
     if len(chosen) > cfg.max_results:
         cut += len(chosen) - cfg.max_results
         chosen = chosen[:cfg.max_results]

@@ -22,9 +22,8 @@ from .._kernels.scatter_gather import gather_scatter_bursts, scatter_gather_path
 from ..alerts import ROLE_CODE, AlertBatch, Detection, make_alerts
 from ..config import GatherScatterConfig, ScatterGatherConfig
 from ..graph import TemporalGraph
-from ._common import speed_score
-from .fan import (EVIDENCE_LIMIT, account_volume, csr_take, group_unique,
-                  relationship_novelty)
+from ._common import account_volume, speed_score
+from .fan import EVIDENCE_LIMIT, csr_take, group_unique, relationship_novelty
 
 __all__ = ["detect_scatter_gather", "detect_gather_scatter"]
 
