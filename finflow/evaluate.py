@@ -159,3 +159,8 @@ def evaluate(ds: Dataset | str, run: str | None = None) -> pl.DataFrame:
             return evaluate_labels(labels, alerts, transactions)
     raise DatasetError(f"{ds.path} has no ground truth (truth/instances.parquet or a "
                        "transaction label column with illicit rows); nothing to evaluate against")
+
+
+from ._callable import make_module_callable  # noqa: E402
+
+make_module_callable(__name__, "evaluate")

@@ -309,3 +309,8 @@ def compute_features(ds_or_graph: "Dataset | TemporalGraph", *, window=None, **o
     cfg = options.pop("config", None) or make_config(window, **options)
     tx, acc, _ = compute_features_with_stats(ds_or_graph, cfg)
     return tx, acc
+
+
+from ._callable import make_module_callable  # noqa: E402
+
+make_module_callable(__name__, "compute_features")

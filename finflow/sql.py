@@ -58,3 +58,8 @@ def query(ds: Dataset, sql: str) -> pl.DataFrame:
         raise FinflowError(f"SQL error: {msg}") from None
     finally:
         con.close()
+
+
+from ._callable import make_module_callable  # noqa: E402
+
+make_module_callable(__name__, "query")

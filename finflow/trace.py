@@ -407,3 +407,8 @@ def trace(ds_or_path, seeds=None, *, seed_txns=None, backward: bool = False,
         (run_dir / "run.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return TraceResult(accounts=accounts, paths=paths, summary=summary, run_dir=run_dir,
                        note=note, replay=r)
+
+
+from ._callable import make_module_callable  # noqa: E402
+
+make_module_callable(__name__, "trace")

@@ -81,3 +81,13 @@ def test_from_dataset_codes_and_index(tmp_path):
     assert g.channels == ("card", "wire") and g.edge_channel.tolist() == [-1, 1, 0]
     assert g.banks == ("B1", "B2") and g.node_bank.tolist() == [-1, 1, 0]
     assert g.countries == ("GB",) and g.node_country.tolist() == [0, -1, -1]  # GB < US
+
+
+def test_api_names_shared_with_submodules_stay_callable():
+    """Importing finflow.evaluate (a module) first must not break finflow.evaluate(...)."""
+    import importlib
+
+    import finflow
+    for name in ("ingest", "sql", "trace", "features", "evaluate", "report"):
+        importlib.import_module(f"finflow.{name}")
+        assert callable(getattr(finflow, name)), name

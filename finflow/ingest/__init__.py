@@ -342,15 +342,6 @@ def _finish(out, sources, frames, opts, on_error, mode, tmp, numeric_extras, res
     return ds
 
 
-class _CallableModule(type(os)):
-    """``finflow.ingest`` is both this package and the API function: once the package is
-    imported, Python binds the package to that attribute of ``finflow``, so the package
-    itself forwards calls to :func:`ingest`."""
+from .._callable import make_module_callable  # noqa: E402
 
-    def __call__(self, *args, **kwargs):
-        return ingest(*args, **kwargs)
-
-
-import sys as _sys  # noqa: E402
-
-_sys.modules[__name__].__class__ = _CallableModule
+make_module_callable(__name__, "ingest")

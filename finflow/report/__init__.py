@@ -253,3 +253,8 @@ def write_report(ds: Dataset | str | Path, run: str | None = None, out: str | Pa
     out = Path(out)
     out.write_text(render_report(as_dataset(ds), run, **kwargs), encoding="utf-8")
     return out
+
+
+from .._callable import make_module_callable  # noqa: E402
+
+make_module_callable(__name__, "write_report")
