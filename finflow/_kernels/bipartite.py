@@ -86,6 +86,8 @@ import numba
 import numpy as np
 
 from ..config import JIT_OPTIONS
+from .components import find_root
+from .rows import row_lower_bound
 
 __all__ = ["novel_pairs", "bipartite_blocks", "chain_layers"]
 
@@ -217,26 +219,6 @@ def _rows(key, n):
 
 
 @numba.njit(**JIT_OPTIONS)
-def _first_at_or_after(values, lo, hi, t):
-    """First position in the sorted run values[lo:hi] with value >= t (binary search)."""
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if values[mid] < t:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@numba.njit(**JIT_OPTIONS)
-def _find(parent, x):
-    while parent[x] != x:
-        parent[x] = parent[parent[x]]
-        x = parent[x]
-    return x
-
-
-@numba.njit(**JIT_OPTIONS)
 def _core_components(items, pa, pb, need_pay, need_rcv, loc_pay, loc_rcv):
     """Core of a pair set in the payer/payee double cover, split into components: the largest
     subset in which every payer a has >= need_pay[a] pairs and every payee b >= need_rcv[b].
@@ -313,8 +295,8 @@ def _core_components(items, pa, pb, need_pay, need_rcv, loc_pay, loc_rcv):
     parent = np.arange(nl)
     for j in range(k):
         if alive[j]:
-            ru = _find(parent, u[j])
-            rv = _find(parent, v[j])
+            ru = find_root(parent, u[j])
+            rv = find_root(parent, v[j])
             if ru != rv:
                 parent[max(ru, rv)] = min(ru, rv)
     comp_of_root = np.full(nl, -1, np.int64)
@@ -323,7 +305,7 @@ def _core_components(items, pa, pb, need_pay, need_rcv, loc_pay, loc_rcv):
     n_comp = 0
     for j in range(k):
         if alive[j]:
-            r = _find(parent, u[j])
+            r = find_root(parent, u[j])
             if comp_of_root[r] < 0:
                 comp_of_root[r] = n_comp
                 n_comp += 1
@@ -341,7 +323,7 @@ def _core_components(items, pa, pb, need_pay, need_rcv, loc_pay, loc_rcv):
     n_side = np.zeros((n_comp, 2), np.int64)  # payers, payees per component
     for x in range(nl):
         if not removed[x]:
-            n_side[comp_of_root[_find(parent, x)], role[x]] += 1
+            n_side[comp_of_root[find_root(parent, x)], role[x]] += 1
     return out, ptr, n_side
 
 
@@ -659,7 +641,7 @@ def bipartite_blocks(pa, pb, pf, pl, src, dst, ts, prev_same, next_same, n_nodes
                 x = -1 - x
                 r0, r1, idx, rpf, rpl, roth = (rcv_ptr[x], rcv_ptr[x + 1], rcv_idx, rcv_pf,
                                                rcv_pl, rcv_oth)
-            s = _first_at_or_after(rpf, r0, r1, t0)
+            s = row_lower_bound(rpf, r0, r1, t0)
             while s < r1:
                 if rpf[s] > hi:
                     break
