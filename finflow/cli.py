@@ -90,6 +90,18 @@ def progress(label: str, quiet: bool = False, total: int | None = None):
         yield advance
 
 
+def _key_values(items, option: str, form: str) -> dict[str, str]:
+    """Parse repeated KEY=VALUE option values; a value without '=' is a one-line user error."""
+    from .errors import ConfigError
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"{option} expects {form}, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
 def _emit(df, fmt, output):
     from .output import emit
     emit(df, fmt, output)
@@ -182,18 +194,13 @@ def detect(case, typologies, config_file, window, max_cycle_length, sets, fmt, o
 
     from .api import detect as run_detect
     from .config import load_config
-    from .errors import ConfigError
     from .patterns import available_typologies
     overrides = {}
     if window is not None:
         overrides["window"] = window
     if max_cycle_length is not None:
         overrides["cycle.max_length"] = max_cycle_length
-    for s in sets:
-        if "=" not in s:
-            raise ConfigError(f"--set expects SECTION.KEY=VALUE, got {s!r}")
-        k, v = s.split("=", 1)
-        overrides[k.strip()] = v.strip()
+    overrides.update(_key_values(sets, "--set", "SECTION.KEY=VALUE"))
     cfg = load_config(config_file, overrides)
     chosen = [t.upper() for t in typologies] or available_typologies()
     with progress("detect", quiet, total=len(chosen)) as advance:
@@ -262,14 +269,8 @@ def ingest(inputs, out, fmt, maps, time_format, base_currency, fx, on_error, pat
       finflow ingest 'exports/*.csv' --map ts=Booked --map src=Payer --map dst=Payee \\
           --map amount=Sum --on-error skip -o case.finflow
     """
-    from .errors import ConfigError
     from .ingest import ingest as run_ingest
-    mapping = {}
-    for m in maps:
-        if "=" not in m:
-            raise ConfigError(f"--map expects CANONICAL=COLUMN, got {m!r}")
-        k, v = m.split("=", 1)
-        mapping[k.strip()] = v.strip()
+    mapping = _key_values(maps, "--map", "CANONICAL=COLUMN")
     with progress("ingest", quiet) as advance:
         advance("reading")
         ds = run_ingest(list(inputs), out, fmt=fmt, mapping=mapping or None,
