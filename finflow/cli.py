@@ -27,7 +27,9 @@ class FinflowGroup(click.Group):
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(1)
         except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-            click.echo(f"Error: {exc.strerror}: {exc.filename}", err=True)
+            # polars raises these without strerror/filename: fall back to the message
+            msg = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
+            click.echo(f"Error: {msg}", err=True)
             ctx.exit(1)
 
 

@@ -32,23 +32,18 @@ def _empty(schema_: dict) -> pl.DataFrame:
     return pl.DataFrame(schema=schema_)
 
 
-def intern_accounts(raw: pl.LazyFrame | pl.DataFrame) -> tuple[pl.LazyFrame, pl.DataFrame]:
+def intern_accounts(raw: pl.LazyFrame | pl.DataFrame) -> tuple[pl.DataFrame | pl.LazyFrame, pl.DataFrame]:
     """Map string account ids to dense int32 indices, in sorted account_id order.
 
     ``raw`` has the RAW_COLUMNS (src_id, dst_id, optional bank/country per side).
-    Returns (transactions lazy frame in canonical columns, sorted by (ts, txn_id), accounts).
+    Returns (transactions in canonical columns, sorted by (ts, txn_id), accounts).
     Bank and country of an account: the smallest non-null value seen, so the choice is stable.
 
-    A DataFrame (already in memory) is interned eagerly: ids hashed once, O(n) plus a sort of
-    the distinct ids (see _intern_eager). A LazyFrame may be larger than memory and is
-    streamed by polars (group_by, two joins, sort). Both give the same tables.
+    A DataFrame (already in memory) is interned eagerly and its transactions come back as a
+    DataFrame: ids hashed once, O(n) plus a sort of the distinct ids (see _intern_eager). A
+    LazyFrame may be larger than memory; it is streamed by polars (group_by, two joins, sort)
+    and its transactions come back lazy. Both give the same tables.
     """
-    txns, accounts = _intern(raw)
-    return txns.lazy(), accounts
-
-
-def _intern(raw: pl.LazyFrame | pl.DataFrame) -> tuple[pl.DataFrame | pl.LazyFrame, pl.DataFrame]:
-    """intern_accounts, with the transactions still a DataFrame when interned eagerly."""
     if isinstance(raw, pl.DataFrame):
         done = _intern_eager(raw)
         if done is not None:
@@ -242,7 +237,7 @@ def write_dataset(path: str | Path, raw: pl.LazyFrame | pl.DataFrame, *, meta: d
             raise DatasetError(f"{path} exists; pass overwrite to replace it")
         shutil.rmtree(path)
     path.mkdir(parents=True)
-    txns, accounts = _intern(raw)
+    txns, accounts = intern_accounts(raw)
     if accounts_extra is not None and accounts_extra.height:
         cols = [c for c in ("bank", "country", "kind") if c in accounts_extra.columns]
         upd = accounts_extra.select(["account_id", *cols]).unique("account_id", keep="first")
@@ -368,10 +363,6 @@ class Dataset:
         d = self.path / "results" / f"run_{nxt:04d}"
         d.mkdir(parents=True)
         return d
-
-    def read_result(self, table: str, run: str | None = None) -> pl.DataFrame:
-        return pl.read_parquet(self.run_dir(run, containing=table if run is None else None)
-                               / f"{table}.parquet")
 
 
 def open_dataset(path: str | Path) -> Dataset:

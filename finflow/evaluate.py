@@ -153,10 +153,9 @@ def evaluate(ds: Dataset | str, run: str | None = None) -> pl.DataFrame:
     alerts, accounts, transactions, _ = _run_tables(ds, run)
     if ds.has_truth():
         return evaluate_tables(ds.truth("instances"), alerts, accounts)
-    if "label" in ds.transactions().collect_schema().names():
-        labels = ds.transactions().select("txn_id", "label").collect()
-        if labels["label"].fill_null(0).sum() > 0:
-            return evaluate_labels(labels, alerts, transactions)
+    labels = ds.transactions().select("txn_id", "label").collect()  # label: canonical column
+    if labels["label"].fill_null(0).sum() > 0:
+        return evaluate_labels(labels, alerts, transactions)
     raise DatasetError(f"{ds.path} has no ground truth (truth/instances.parquet or a "
                        "transaction label column with illicit rows); nothing to evaluate against")
 

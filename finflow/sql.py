@@ -47,8 +47,9 @@ def connect(ds: Dataset) -> duckdb.DuckDBPyConnection:
 
 def query(ds: Dataset, sql: str) -> pl.DataFrame:
     """Run one SQL statement over the dataset's views and return a polars DataFrame."""
-    con = connect(ds)
+    con = None
     try:
+        con = connect(ds)  # a corrupt result file fails here: one line too
         rel = con.sql(sql)
         if rel is None:
             return pl.DataFrame()
@@ -57,7 +58,8 @@ def query(ds: Dataset, sql: str) -> pl.DataFrame:
         msg = str(exc).strip().splitlines()[0]
         raise FinflowError(f"SQL error: {msg}") from None
     finally:
-        con.close()
+        if con is not None:
+            con.close()
 
 
 from ._callable import make_module_callable  # noqa: E402

@@ -257,10 +257,9 @@ def _paths(g: TemporalGraph, r: Replay, top: int, max_hops: int,
     receiver = (g.src if backward else g.dst)[cand]
     _, first = np.unique(receiver, return_index=True)   # best chain per receiving account
     cand = cand[np.sort(first)]
-    order = np.arange(cand.shape[0])
     rows: dict[str, list] = {k: [] for k in ("path", "path_value", "hop", "edge", "truncated")}
     cut = 0
-    for rank, leaf in enumerate(cand[order[:top]], start=1):
+    for rank, leaf in enumerate(cand[:top], start=1):
         chain = [int(leaf)]
         while r.parent[chain[-1]] >= 0 and len(chain) < max_hops:
             chain.append(int(r.parent[chain[-1]]))

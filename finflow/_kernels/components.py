@@ -104,8 +104,6 @@ def shared_key_pairs(key, node, occ, ts, window, max_degree, max_pairs_per_key, 
             group_pairs[lo] = -1
         elif degree > 1:
             c = 0
-            for j in range(lo + 1, hi):
-                i = j - 1
             examined = 0
             for j in range(lo + 1, hi):
                 i = j - 1

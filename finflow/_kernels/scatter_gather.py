@@ -336,7 +336,7 @@ def gather_scatter_bursts(in_ptr, in_nbr, in_ts, out_ptr, out_nbr, out_ts, windo
                     r_iptr[nb + 1] = r_iptr[nb]
                     r_optr[nb + 1] = r_optr[nb]
                     nb += 1
-            burst_r = max(burst_r, big_r) if open_burst else big_r
+            burst_r = max(burst_r, big_r)  # open_burst always holds here
             if keep:
                 # cores' ranges have non-decreasing ends: emit only the new tail of each
                 for q in range(max(c_in_lo, in_done), right):

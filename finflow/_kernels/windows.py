@@ -1,9 +1,8 @@
 """Window machinery over time-sorted CSR rows: the one place for two-pointer window logic.
 
-Used by FAN_OUT / FAN_IN (distinct counterparties), STRUCTURING (payment counts), the
-scatter-gather kernels (distinct intermediaries per source/target) and, for per-transaction
-ML features, :func:`window_distinct_counts`. The executable definitions are the twins in
-``tests/naive/windows.py``.
+Used by FAN_OUT / FAN_IN (distinct counterparties), STRUCTURING (payment counts) and the
+scatter-gather kernels (distinct intermediaries per source/target). The executable
+definitions are the twins in ``tests/naive/windows.py``.
 
 Conventions
 -----------
@@ -36,7 +35,7 @@ import numpy as np
 
 from ..config import JIT_OPTIONS
 
-__all__ = ["window_distinct_counts", "row_bursts"]
+__all__ = ["row_bursts"]
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -129,49 +128,7 @@ def _min_span(ts, key, lo, hi, min_count, distinct, counts):
     return best
 
 
-@numba.njit(**JIT_OPTIONS)
-def window_distinct_counts(ptr, nbr, ts, window, n_nodes):
-    """Trailing distinct-counterparty count for every CSR position (reusable feature kernel).
 
-    For position p of row a (an account's out-row or in-row, time-sorted), the number of
-    distinct ``nbr`` among row a's positions q with ``ts[p] - window <= ts[q] <= ts[p]``
-    (closed window, so equal timestamps after p count too: the value depends on times, not on
-    the order of ties). ``ptr`` int64[N+1], ``nbr`` int32, ``ts`` int64 seconds, ``window``
-    seconds. Use with ``out_*`` for fan-out degree and ``in_*`` for fan-in degree; index the
-    result with ``out_eid`` / ``in_eid`` to get per-transaction values.
-
-    Returns int32[len(nbr)]. O(E + N) time, O(N) scratch.
-    """
-    n = ptr.shape[0] - 1
-    out = np.zeros(nbr.shape[0], np.int32)
-    counts = np.zeros(n_nodes, np.int32)
-    for a in range(n):
-        lo = ptr[a]
-        hi = ptr[a + 1]
-        left = lo
-        right = lo
-        d = 0
-        p = lo
-        while p < hi:
-            t = ts[p]
-            while right < hi and ts[right] <= t:
-                k = nbr[right]
-                if counts[k] == 0:
-                    d += 1
-                counts[k] += 1
-                right += 1
-            while ts[left] < t - window:
-                k = nbr[left]
-                counts[k] -= 1
-                if counts[k] == 0:
-                    d -= 1
-                left += 1
-            while p < right:
-                out[p] = d
-                p += 1
-        for q in range(left, hi):
-            counts[nbr[q]] = 0
-    return out
 
 
 @numba.njit(**JIT_OPTIONS)

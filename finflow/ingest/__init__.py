@@ -297,6 +297,10 @@ def _finish(out, sources, frames, opts, on_error, mode, tmp, numeric_extras, res
         if "accounts" in side:
             accounts_extra.append(amlsim.accounts_extra(side["accounts"]))
         if "alerts" in side and not truth:
+            if "alert_id" not in accepted.collect_schema().names():
+                warnings.append(f"{side['alerts']} ignored: {s.path.name} has no alert_id column "
+                                "to tie alerts to transactions")
+                continue
             truth, truth_meta = amlsim.alerts_truth(side["alerts"], accepted)
             truth_meta["alerts_file"] = str(side["alerts"])
 

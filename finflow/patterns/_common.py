@@ -5,7 +5,7 @@ import numpy as np
 
 from ..graph import TemporalGraph
 
-__all__ = ["saturate", "speed_score", "account_volume"]
+__all__ = ["saturate", "speed_score", "persistence", "account_volume"]
 
 
 def saturate(x, half: float):
@@ -18,6 +18,13 @@ def speed_score(span_seconds, window_seconds: float):
     """1 for an instantaneous pattern, falling linearly to 0 at the full window."""
     s = np.asarray(span_seconds, np.float64)
     return np.clip(1.0 - s / max(float(window_seconds), 1.0), 0.0, 1.0)
+
+
+def persistence(span_seconds, window_seconds: float):
+    """W / max(W, span): 1 for a pattern inside one window, falling as it drags on beyond it
+    (a steady business, not a burst). A zero window counts as one second, so never 0/0."""
+    w = max(float(window_seconds), 1.0)
+    return w / np.maximum(w, np.asarray(span_seconds, np.float64))
 
 
 def account_volume(graph: TemporalGraph, accounts: np.ndarray, lo: np.ndarray,

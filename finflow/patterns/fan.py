@@ -25,7 +25,7 @@ from .._kernels.windows import row_bursts
 from ..alerts import ROLE_CODE, Detection, make_alerts
 from ..config import FanConfig
 from ..graph import TemporalGraph
-from ._common import speed_score
+from ._common import persistence, speed_score
 
 __all__ = ["detect_fan_out", "detect_fan_in"]
 
@@ -198,9 +198,9 @@ def _detect_fan(graph: TemporalGraph, cfg: FanConfig, outgoing: bool) -> Detecti
     speed = speed_score(min_span, w)
     similarity = 1.0 / (1.0 + cv)
     novelty = n_oneoff / n_distinct
-    persistence = w / np.maximum(float(w), burst_span)
+    persist = persistence(burst_span, w)
     score = ((0.4 * degree + 0.3 * speed + 0.3 * similarity) * (0.2 + 0.8 * novelty)
-             * burstiness * persistence * (1.0 - card_share))
+             * burstiness * persist * (1.0 - card_share))
 
     txn_ptr, pos = ranges(lo, hi)
     alert_of = np.repeat(np.arange(a), n_tx)
@@ -232,7 +232,7 @@ def _detect_fan(graph: TemporalGraph, cfg: FanConfig, outgoing: bool) -> Detecti
             "amount_cv": float(cv[i]),
             "card_share": float(card_share[i]),
             "burstiness": float(burstiness[i]),
-            "persistence": float(persistence[i]),
+            "persistence": float(persist[i]),
             "truncated": bool(n_tx[i] > EVIDENCE_LIMIT or n_distinct[i] > EVIDENCE_LIMIT),
             "thresholds": {"window": w, "min_degree": k},
         })

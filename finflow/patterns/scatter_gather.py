@@ -22,7 +22,7 @@ from .._kernels.scatter_gather import gather_scatter_bursts, scatter_gather_path
 from ..alerts import ROLE_CODE, AlertBatch, Detection, make_alerts
 from ..config import GatherScatterConfig, ScatterGatherConfig
 from ..graph import TemporalGraph
-from ._common import account_volume, speed_score
+from ._common import account_volume, persistence, speed_score
 from .fan import EVIDENCE_LIMIT, csr_take, group_unique, relationship_novelty
 
 __all__ = ["detect_scatter_gather", "detect_gather_scatter"]
@@ -313,7 +313,7 @@ def _gs_features(graph: TemporalGraph, hub, in_ptr, in_pos, out_ptr, out_pos, w:
     return dict(ein=ein, eout=eout, pay_ptr=pay_ptr, payers=payers, rec_ptr=rec_ptr,
                 payees=payees, d_in=np.diff(pay_ptr), d_out=np.diff(rec_ptr), into=into,
                 out=out, retention=_retention(into, out), t_first=t_first, t_last=t_last,
-                persistence=w / np.maximum(float(w), (t_last - t_first).astype(np.float64)),
+                persistence=persistence(t_last - t_first, w),
                 hub_share=np.clip((into + out) / np.maximum(volume, 1e-12), 0.0, 1.0),
                 novelty=relationship_novelty(graph, np.concatenate([in_alert, out_alert]),
                                              np.concatenate([ein, eout]), a))

@@ -56,15 +56,6 @@ def bursts(items, window, min_count, distinct):
     return sorted(out, key=lambda b: min(b.ids))
 
 
-def window_distinct_counts(src, dst, ts, window, outgoing=True):
-    """Per edge: distinct counterparties of its account (src if outgoing else dst) among that
-    account's edges with ts in [ts_e - W, ts_e]. Returns a list indexed by edge."""
-    own, other = (src, dst) if outgoing else (dst, src)
-    return [len({other[f] for f in range(len(ts))
-                 if own[f] == own[e] and ts[e] - window <= ts[f] <= ts[e]})
-            for e in range(len(ts))]
-
-
 def row_bursts(src, dst, ts, window, min_count, distinct, outgoing=True, mask=None):
     """Per account (its out-edges if outgoing else in-edges, optionally only edges with
     mask[e]): bursts of transactions keyed by counterparty. Returns dicts with node, edges
