@@ -232,3 +232,14 @@ def payroll_fan(employees: int = 12, months: int = 3) -> TemporalGraph:
             e += [(1 + i, employees + 1 + s, (w * 7 + i % 7) * 24 + 10 + s, 40.0 + i)
                   for s in range(2)]
     return graph(e)
+
+
+def structuring_burst(n: int = 5) -> TemporalGraph:
+    """Account 0 pays account 1 n times just under 10,000 within n hours: one STRUCTURING."""
+    return graph([(0, 1, h, 9_500.0 + h) for h in range(n)] + [(2, 3, 0, 50.0)])
+
+
+def gather_then_scatter(k: int = 4) -> TemporalGraph:
+    """k payers pay hub 0 hourly, then the hub pays k new payees: one GATHER_SCATTER."""
+    return graph([(i, 0, i, 1000.0) for i in range(1, k + 1)]
+                 + [(0, 10 + i, k + 1 + i, 950.0) for i in range(k)])

@@ -142,9 +142,21 @@ def _alert_sets(det, perm=None):
 def test_relabelling_gives_the_same_alerts(g, rnd):
     perm = np.array(rnd.sample(range(g.n_nodes), g.n_nodes), dtype=np.int32)
     h = relabel(g, perm)
-    for detect, cfg in ((detect_bipartite, BipartiteConfig(window=SMALL_W, window_step=H)),
-                        (detect_stack, StackConfig(window=SMALL_W, window_step=H))):
+    # permissive thresholds: with the defaults these small graphs almost never alert
+    loose = dict(window=SMALL_W, window_step=H, min_member_degree=1, min_pair_amount=0.0)
+    for detect, cfg in ((detect_bipartite, BipartiteConfig(**loose)),
+                        (detect_stack, StackConfig(**loose))):
         assert _alert_sets(detect(g, cfg), perm) == _alert_sets(detect(h, cfg))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_relabelling_named_blocks_gives_the_same_non_empty_alerts(seed):
+    rng = np.random.default_rng(seed)
+    for detect, g in ((detect_bipartite, graphs.bipartite_3x3()), (detect_stack, graphs.stack_three_layers())):
+        perm = rng.permutation(g.n_nodes).astype(np.int32)
+        cfg = BipartiteConfig() if detect is detect_bipartite else StackConfig()
+        want = _alert_sets(detect(g, cfg), perm)
+        assert want and want == _alert_sets(detect(relabel(g, perm), cfg))
 
 
 def test_complete_3x3_block_in_a_day():

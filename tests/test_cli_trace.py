@@ -97,8 +97,10 @@ def test_trace_from_txn_backward_and_paths(case):
     res = invoke("trace", case, "--from-txn", "4", "--backward", "--paths", "--format", "json")
     assert res.exit_code == 0, res.output
     hops = [r for r in json.loads(res.stdout) if r["path"] == 1]
-    assert [h["txn_id"] for h in hops][0] == 4
-    assert hops[-1]["src_id"] in {"bank-x", "smuggler"}
+    # backward in reverse time: mule-a's 80 tainted (of 100) leaves first through txn 2 (hour 1,
+    # from the smuggler) and takes all of it, so nothing is left for bank-x's txn 1 (hour 0)
+    assert [h["txn_id"] for h in hops] == [4, 3, 2]
+    assert hops[-1]["src_id"] == "smuggler" and hops[0]["path_value"] == 80.0
 
 
 def test_unknown_account_is_a_one_line_error(case):

@@ -227,7 +227,13 @@ def test_budgets_are_reported_on_a_200k_edge_hub():
                                                              max_paths_per_source=2))
     assert len(truncated.alerts) == 0 and truncated.stats["cut_paths"] == 1
     assert truncated.stats["budget_cut"] == 1
-    gs = detect_gather_scatter(
-        TemporalGraph.from_arrays(dst, src, ts, np.full(n + 3, 100.0), None, n + 2),
-        GatherScatterConfig(max_results=0))
-    assert len(gs.alerts) == 0 and gs.stats["budget_cut"] == gs.stats["candidates"]
+    # a hub that gathers from 4 payers and scatters to 4 payees, 50 times a week apart:
+    # with max_results=3 all but 3 bursts are cut, and the cut is counted
+    hub_edges = [e for r in range(50) for e in (
+        [(1 + 10 * r + i, 0, 7 * 24 * r + i, 1000.0) for i in range(4)]
+        + [(0, 1000 + 10 * r + i, 7 * 24 * r + 5 + i, 950.0) for i in range(4)])]
+    hub = graphs.graph(hub_edges)
+    everything = detect_gather_scatter(hub, GatherScatterConfig(min_score=0.0))
+    assert everything.stats["candidates"] == 50 and len(everything.alerts) == 50
+    gs = detect_gather_scatter(hub, GatherScatterConfig(min_score=0.0, max_results=3))
+    assert len(gs.alerts) == 3 and gs.stats["budget_cut"] == 47
