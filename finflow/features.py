@@ -100,8 +100,9 @@ def _hist_frame(names, hist) -> dict:
 
 
 def _slots() -> int:
+    """Scratch slots of the parallel kernels: the active numba thread count."""
     import numba
-    return int(numba.config.NUMBA_NUM_THREADS)
+    return numba.get_num_threads()
 
 
 def pattern_histograms(g: "TemporalGraph", cfg: FeatureConfig) -> tuple[dict, dict]:
@@ -133,7 +134,8 @@ def pattern_histograms(g: "TemporalGraph", cfg: FeatureConfig) -> tuple[dict, di
         elif p == "temporal_cycle":
             h, found, skipped = k.temporal_cycle_hist(
                 g.src, g.dst, g.ts, g.out_ptr, g.out_nbr, g.out_ts, g.out_eid, g.in_ptr,
-                g.in_nbr, g.in_ts, w, bins, cfg.temporal_cycle_max_len, cfg.max_degree, slots)
+                g.in_nbr, g.in_ts, w, bins, cfg.temporal_cycle_max_len, cfg.max_degree,
+                slots)
             st.update(cycles=int(found), edges_skipped_degree=int(skipped),
                       budget_cut=int(skipped))
             cols.update(_hist_frame(bin_labels(p, bins), h))
@@ -190,13 +192,16 @@ def vertex_stat_columns(edges: pl.DataFrame, n_nodes: int) -> pl.DataFrame:
     return pl.concat(blocks, how="horizontal")
 
 
-def _entropy(edges: pl.DataFrame, own: str, other: str) -> pl.DataFrame:
+def _entropy(own: np.ndarray, other: np.ndarray, n: int) -> np.ndarray:
     """Shannon entropy (bits) of each account's counterparty distribution by transaction
-    count on one side: 0 for a single counterparty, log2(k) for k used equally."""
-    c = edges.group_by(own, other).agg(pl.len().alias("n"))
-    return (c.with_columns((pl.col("n") / pl.col("n").sum().over(own)).alias("p"))
-            .group_by(own).agg(((-(pl.col("p") * pl.col("p").log(2))).sum() + 0.0).alias("h"))
-            .rename({own: "account"}))
+    count on one side (``own[e]`` pays or receives from ``other[e]``): 0 for one
+    counterparty (or none), log2(k) for k used equally. float64[n]; summed in a fixed order,
+    so identical to the last bit on every run (a polars two-level group_by was not).
+    O(E log E)."""
+    keys, count = np.unique(own.astype(np.int64) * n + other, return_counts=True)
+    acc = keys // n
+    p = count / np.bincount(own, minlength=n)[acc]
+    return np.bincount(acc, weights=-p * np.log2(p), minlength=n) + 0.0
 
 
 def account_features(g: "TemporalGraph", edges: pl.DataFrame, cfg: FeatureConfig) -> pl.DataFrame:
@@ -220,10 +225,9 @@ def account_features(g: "TemporalGraph", edges: pl.DataFrame, cfg: FeatureConfig
         pl.col("src").n_unique().alias("distinct_in"),
         pl.col("ts").min().alias("first_in"), pl.col("ts").max().alias("last_in")
     ).rename({"dst": "account"})
-    h_out = _entropy(edges, "src", "dst").rename({"h": "entropy_out"})
-    h_in = _entropy(edges, "dst", "src").rename({"h": "entropy_in"})
-    acc = (acc.join(in_, on="account", how="left").join(out_, on="account", how="left")
-           .join(h_in, on="account", how="left").join(h_out, on="account", how="left"))
+    acc = acc.join(in_, on="account", how="left").join(out_, on="account", how="left")
+    acc = acc.with_columns(pl.Series("entropy_in", _entropy(g.dst, g.src, n)),
+                           pl.Series("entropy_out", _entropy(g.src, g.dst, n)))
     first = pl.min_horizontal("first_in", "first_out")
     last = pl.max_horizontal("last_in", "last_out")
     acc = acc.with_columns(

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import math
+from collections import Counter
 
 import numpy as np
 import polars as pl
@@ -18,7 +20,7 @@ from tests.naive import features as naive
 from tests.strategies import relabel, temporal_graphs
 
 H = 3600
-SLOTS = 8  # >= numba threads on any machine we test on (checked below)
+SLOTS = 3  # scratch slots of the parallel kernels: any count gives the same result
 bins_st = st.lists(st.integers(1, 7), min_size=1, max_size=4, unique=True).map(
     lambda b: np.array(sorted(b), np.int64))
 windows = st.sampled_from([1, H, 3 * H, 6 * H, 100 * H])
@@ -29,29 +31,29 @@ def edges(g):
     return g.src.tolist(), g.dst.tolist(), g.ts.tolist()
 
 
-def fan(g, w, bins, outgoing, distinct):
+def fan(g, w, bins, outgoing, distinct, slots=SLOTS):
     if outgoing:
         return k.fan_degree_hist(g.out_ptr, g.out_nbr, g.out_ts, g.out_eid, w, bins, distinct,
-                                 SLOTS)
-    return k.fan_degree_hist(g.in_ptr, g.in_nbr, g.in_ts, g.in_eid, w, bins, distinct, SLOTS)
+                                 slots)
+    return k.fan_degree_hist(g.in_ptr, g.in_nbr, g.in_ts, g.in_eid, w, bins, distinct, slots)
 
 
-def tcyc(g, w, bins, max_len, max_degree=10**6):
+def tcyc(g, w, bins, max_len, max_degree=10**6, slots=SLOTS):
     return k.temporal_cycle_hist(g.src, g.dst, g.ts, g.out_ptr, g.out_nbr, g.out_ts, g.out_eid,
                                  g.in_ptr, g.in_nbr, g.in_ts, w, bins, max_len, max_degree,
-                                 SLOTS)
+                                 slots)
 
 
-def scyc(g, w, bins, max_len, max_degree=10**6, max_cycles=10**9):
+def scyc(g, w, bins, max_len, max_degree=10**6, max_cycles=10**9, slots=SLOTS):
     return k.simple_cycle_hist(g.src, g.dst, g.ts, g.out_ptr, g.out_nbr, g.out_ts, g.out_eid,
                                g.in_ptr, g.in_nbr, g.in_ts, g.in_eid, w, bins, max_len,
-                               max_degree, max_cycles, SLOTS)
+                               max_degree, max_cycles, slots)
 
 
-def sgat(g, w, bins, max_degree=10**6):
+def sgat(g, w, bins, max_degree=10**6, slots=SLOTS):
     return k.scatter_gather_hist(g.src, g.dst, g.ts, g.out_ptr, g.out_nbr, g.out_ts, g.out_eid,
                                  g.in_ptr, g.in_nbr, g.in_ts, g.in_eid, w, bins, max_degree,
-                                 SLOTS)
+                                 slots)
 
 
 def toy(rows, n=None):
@@ -62,40 +64,44 @@ def toy(rows, n=None):
                                      None, n)
 
 
-def test_slots_cover_threads():
-    import numba
-    assert numba.config.NUMBA_NUM_THREADS <= SLOTS
+def closings(cycles, n_edges):
+    """Per closing edge, how many cycles of a twin's cycle list it closes."""
+    per_edge = [0] * n_edges
+    for e, _length, _members in cycles:
+        per_edge[e] += 1
+    return per_edge
 
 
 # -- kernels == twins ---------------------------------------------------------------------
-@given(temporal_graphs(), windows, bins_st, st.booleans(), st.booleans())
-def test_fan_degree_matches_twin(g, w, bins, outgoing, distinct):
+@given(temporal_graphs(), windows, bins_st, st.booleans(), st.booleans(), st.integers(1, 4))
+def test_fan_degree_matches_twin(g, w, bins, outgoing, distinct, slots):
     s, d, t = edges(g)
-    assert fan(g, w, bins, outgoing, distinct).tolist() == naive.fan_degree_hist(
+    assert fan(g, w, bins, outgoing, distinct, slots).tolist() == naive.fan_degree_hist(
         s, d, t, w, bins.tolist(), outgoing, distinct)
 
 
-@given(temporal_graphs(max_edges=22), windows, bins_st, lengths)
-def test_temporal_cycles_match_twin(g, w, bins, max_len):
+@given(temporal_graphs(max_edges=22), windows, bins_st, lengths, st.integers(1, 4))
+def test_temporal_cycles_match_twin(g, w, bins, max_len, slots):
     s, d, t = edges(g)
-    hist, found, skipped = tcyc(g, w, bins, max_len)
+    hist, found, skipped = tcyc(g, w, bins, max_len, slots=slots)
     assert hist.tolist() == naive.temporal_cycle_hist(s, d, t, w, bins.tolist(), max_len)
     assert skipped == 0
-    assert found <= hist.sum()
+    assert found == len(naive.temporal_cycles(s, d, t, w, bins.tolist(), max_len))
 
 
-@given(temporal_graphs(max_edges=22), windows, bins_st, lengths)
-def test_simple_cycles_match_twin(g, w, bins, max_len):
+@given(temporal_graphs(max_edges=22), windows, bins_st, lengths, st.integers(1, 4))
+def test_simple_cycles_match_twin(g, w, bins, max_len, slots):
     s, d, t = edges(g)
-    hist, found, skipped, cut = scyc(g, w, bins, max_len)
+    hist, found, skipped, cut = scyc(g, w, bins, max_len, slots=slots)
     assert hist.tolist() == naive.simple_cycle_hist(s, d, t, w, bins.tolist(), max_len)
     assert skipped == 0 and cut == 0
+    assert found == len(naive.simple_cycles(s, d, t, w, bins.tolist(), max_len))
 
 
-@given(temporal_graphs(max_edges=22), windows, bins_st)
-def test_scatter_gather_matches_twin(g, w, bins):
+@given(temporal_graphs(max_edges=22), windows, bins_st, st.integers(1, 4))
+def test_scatter_gather_matches_twin(g, w, bins, slots):
     s, d, t = edges(g)
-    hist, found, skipped = sgat(g, w, bins)
+    hist, found, skipped = sgat(g, w, bins, slots=slots)
     assert hist.tolist() == naive.scatter_gather_hist(s, d, t, w, bins.tolist())
     assert skipped == 0
 
@@ -116,7 +122,11 @@ def test_relabelling_keeps_every_histogram(g, rnd):
 def test_budgets_cut_and_report(g):
     bins = np.array([2], np.int64)
     full = scyc(g, 100 * H, bins, 4)[0]
-    hist, _, _, cut = scyc(g, 100 * H, bins, 4, max_cycles=1)
+    hist, found, _, cut = scyc(g, 100 * H, bins, 4, max_cycles=1)
+    # max_cycles=1: each closing edge counts its first cycle; those with more are cut
+    closed = closings(naive.simple_cycles(*edges(g), 100 * H, [2], 4), g.n_edges)
+    assert found == sum(1 for c in closed if c >= 1)
+    assert cut == sum(1 for c in closed if c >= 2)
     assert np.all(hist <= full)
     if not np.array_equal(hist, full):
         assert cut > 0
@@ -221,13 +231,39 @@ def test_compute_features_on_sample(small_case):
     assert acc.height == g.n_nodes
     assert acc["n_out"].sum() == g.n_edges == acc["n_in"].sum()
     assert acc["amount_out"].sum() == pytest.approx(float(g.amt.sum()))
-    d = acc["distinct_out"].to_numpy()
-    h = acc["entropy_out"].to_numpy()
-    assert np.all(h >= 0) and np.all(h <= np.log2(np.maximum(d, 1)) + 1e-9)
+    # distinct payees and counterparty entropy, recounted per account
+    payees = [Counter() for _ in range(g.n_nodes)]
+    for a, b in zip(g.src.tolist(), g.dst.tolist()):
+        payees[a][b] += 1
+    assert acc["distinct_out"].to_list() == [len(c) for c in payees]
+    entropy = [-sum(m / sum(c.values()) * math.log2(m / sum(c.values())) for m in c.values())
+               for c in payees]
+    np.testing.assert_allclose(acc["entropy_out"].to_numpy(), entropy, rtol=0, atol=1e-12)
+    again, acc2 = compute_features(ds, temporal_cycle_max_len=5, simple_cycle_max_len=4)
+    assert again.equals(tx) and acc2.equals(acc)    # deterministic to the last bit
     r = acc["pass_through_ratio"].drop_nulls()
     assert r.min() >= 0 and r.max() <= 1 + 1e-9
     for p in PATTERNS:
         assert any(c.startswith(p) for c in tx.columns)
+
+
+def test_thread_count_does_not_change_features(small_case):
+    import numba
+    from finflow.dataset import open_dataset
+    g = open_dataset(small_case).graph()
+    cfg = make_config(vertex_stats=False, account_features=False, temporal_cycle_max_len=5,
+                      simple_cycle_max_len=4)
+    most = numba.config.NUMBA_NUM_THREADS
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one, _ = compute_features(g, config=cfg)
+        numba.set_num_threads(most)
+        many, _ = compute_features(g, config=cfg)
+    finally:
+        numba.set_num_threads(before)
+    assert one.equals(many)
+    assert sum(one[c].sum() for c in one.columns if c.startswith("temporal_cycle")) > 0
 
 
 # -- agreement with IBM's Graph Feature Preprocessor ----------------------------------------------

@@ -9,9 +9,19 @@ says how each relates to IBM's Graph Feature Preprocessor (snapml). Conventions:
 * Self-loops are never members of a pattern.
 * Windows are in seconds; times are int64 seconds.
 
-Kernels that accumulate counts from many "trigger" edges run in parallel over triggers with
-one private histogram per thread slot, summed at the end (integer sums: the result does not
-depend on the number of threads or the schedule).
+Parallel kernels run ``prange`` over ``n_slots`` *slots*; callers pass the active numba thread
+count (``numba.get_num_threads()``, not the configured maximum; read inside a kernel it would
+stop numba from caching the kernel). Any ``n_slots >= 1`` gives the same result. A slot
+allocates its own scratch once and takes blocks of :data:`BLOCK` triggers (edges, or rows for
+fan/degree) round-robin, so heavy-tailed work spreads evenly and no per-trigger state is
+shared between threads. Kernels that credit edges other than the trigger keep one histogram
+per slot, cleared lazily row by row (:func:`_credit`), and sum the rows each slot touched at
+the end (integer sums: the result does not depend on the thread count or schedule).
+
+Hot loops avoid non-inlined calls that take many arrays: numba increments and decrements the
+reference count of every array argument such a callee passes on (~1 us per call, and an
+atomic on a cache line both threads share). The per-trigger searches are therefore only
+called after O(log degree) time-window checks showed a pattern is possible.
 """
 from __future__ import annotations
 
@@ -24,6 +34,9 @@ from .rows import row_lower_bound, row_range, row_upper_bound
 
 __all__ = ["bin_lookup", "fan_degree_hist", "temporal_cycle_hist", "simple_cycle_hist",
            "scatter_gather_hist"]
+
+#: Triggers per scheduling block: slots take blocks round-robin (load balance vs locality).
+BLOCK = 64
 
 @numba.njit(cache=True, nogil=True)
 def bin_lookup(bins, max_size):
@@ -39,6 +52,114 @@ def bin_lookup(bins, max_size):
     return out
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _credit(hist, used, rows, e, b):
+    """+1 in ``hist[e, b]`` of a slot's lazily cleared histogram: a row is zeroed and listed
+    in ``rows`` (``rows[0]`` = count, then the edges) the first time it is credited, so a
+    slot never clears or merges the E x B cells nobody touched."""
+    if not used[e]:
+        used[e] = True
+        rows[0] += 1
+        rows[rows[0]] = e
+        for i in range(hist.shape[1]):
+            hist[e, i] = 0
+    hist[e, b] += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _merge_slots(hists, rows):
+    """int32[E, B]: the sum over slots of the rows each slot touched (``hists`` int32[S, E, B]
+    valid only on the rows listed in ``rows[s]``, see :func:`_credit`). Integer sums in slot
+    order. O(E * B + rows touched * B)."""
+    out = np.zeros((hists.shape[1], hists.shape[2]), np.int32)
+    for s in range(hists.shape[0]):
+        for i in range(1, rows[s, 0] + 1):
+            e = rows[s, i]
+            for j in range(hists.shape[2]):
+                out[e, j] += hists[s, e, j]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _any_between(row_ts, lo, hi, t_from, t_to):
+    """Whether row ``[lo, hi)`` (time-sorted) has a time in ``[t_from, t_to]``. O(log)."""
+    p = row_lower_bound(row_ts, lo, hi, t_from)
+    return p < hi and row_ts[p] <= t_to
+
+
+@numba.njit(cache=True, nogil=True)
+def _any_before(row_ts, row_eid, lo, hi, t_from, e):
+    """Whether row ``[lo, hi)`` has an edge with time >= ``t_from`` and index < ``e`` (edge
+    indices increase along a row, so only the first edge at or after ``t_from`` is tested)."""
+    p = row_lower_bound(row_ts, lo, hi, t_from)
+    return p < hi and row_eid[p] < e
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _fan_row(a, ptr, nbr, ts, eid, window, distinct, lookup, max_size, cnt, run, size_bin,
+             hist):
+    """fan_degree_hist for the row of account ``a``; ``cnt`` (int32[N+1]) and ``run``
+    (int32[B]) are all zero on entry and on return."""
+    nb = run.shape[0]
+    lo = ptr[a]
+    hi = ptr[a + 1]
+    if hi - lo < 2:
+        return
+    # pass 1: pattern size at every trigger position
+    left = lo
+    right = lo
+    size = 0
+    p = lo
+    while p < hi:
+        t = ts[p]
+        while right < hi and ts[right] <= t:
+            k = nbr[right]
+            if k != a:
+                if distinct:
+                    if cnt[k] == 0:
+                        size += 1
+                    cnt[k] += 1
+                else:
+                    size += 1
+            right += 1
+        while ts[left] <= t - window:
+            k = nbr[left]
+            if k != a:
+                if distinct:
+                    cnt[k] -= 1
+                    if cnt[k] == 0:
+                        size -= 1
+                else:
+                    size -= 1
+            left += 1
+        b = lookup[size] if size <= max_size else lookup[max_size]
+        while p < right:
+            size_bin[p] = b
+            p += 1
+    if distinct:
+        for q in range(left, hi):
+            cnt[nbr[q]] = 0
+    # pass 2: member q collects triggers with ts in [ts[q], ts[q] + window)
+    first = lo   # first trigger with ts >= ts[q]
+    end = lo     # first trigger with ts >= ts[q] + window
+    for q in range(lo, hi):
+        t = ts[q]
+        while end < hi and ts[end] < t + window:
+            if size_bin[end] >= 0:
+                run[size_bin[end]] += 1
+            end += 1
+        while first < end and ts[first] < t:
+            if size_bin[first] >= 0:
+                run[size_bin[first]] -= 1
+            first += 1
+        if nbr[q] != a:
+            e = eid[q]
+            for i in range(nb):
+                hist[e, i] = run[i]
+    for i in range(nb):
+        run[i] = 0
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def fan_degree_hist(ptr, nbr, ts, eid, window, bins, distinct, n_slots):
     """Fan (``distinct``) or degree histograms of one side (out-CSR or in-CSR arrays).
@@ -49,6 +170,7 @@ def fan_degree_hist(ptr, nbr, ts, eid, window, bins, distinct, n_slots):
     member of P(e) gets +1 in the size's bin. Per row: one two-pointer pass for the sizes,
     one for the credits (member f collects the triggers with ts in ``[ts(f), ts(f) + window)``).
     ``ptr`` int64[N+1], ``nbr`` int32, ``ts`` int64, ``eid`` int64 (row position -> edge).
+    Rows are the parallel blocks (an edge is in one row per side: one shared histogram).
     O(E * B) time, O(threads * N + E) scratch. Returns int32[E, B].
     """
     n = ptr.shape[0] - 1
@@ -58,69 +180,14 @@ def fan_degree_hist(ptr, nbr, ts, eid, window, bins, distinct, n_slots):
     max_size = e_count + 1
     lookup = bin_lookup(bins, max_size)
     size_bin = np.full(e_count, -1, np.int32)   # bin of each trigger's pattern, by row position
-    counts = np.zeros((n_slots, n + 1), np.int32)
-    running = np.zeros((n_slots, nb), np.int32)
-    for a in prange(n):
-        tid = numba.get_thread_id()
-        cnt = counts[tid]
-        run = running[tid]
-        lo = ptr[a]
-        hi = ptr[a + 1]
-        if hi - lo < 2:
-            continue
-        # pass 1: pattern size at every trigger position
-        left = lo
-        right = lo
-        size = 0
-        p = lo
-        while p < hi:
-            t = ts[p]
-            while right < hi and ts[right] <= t:
-                k = nbr[right]
-                if k != a:
-                    if distinct:
-                        if cnt[k] == 0:
-                            size += 1
-                        cnt[k] += 1
-                    else:
-                        size += 1
-                right += 1
-            while ts[left] <= t - window:
-                k = nbr[left]
-                if k != a:
-                    if distinct:
-                        cnt[k] -= 1
-                        if cnt[k] == 0:
-                            size -= 1
-                    else:
-                        size -= 1
-                left += 1
-            b = lookup[size] if size <= max_size else lookup[max_size]
-            while p < right:
-                size_bin[p] = b
-                p += 1
-        if distinct:
-            for q in range(left, hi):
-                cnt[nbr[q]] = 0
-        # pass 2: member q collects triggers with ts in [ts[q], ts[q] + window)
-        first = lo   # first trigger with ts >= ts[q]
-        end = lo     # first trigger with ts >= ts[q] + window
-        for q in range(lo, hi):
-            t = ts[q]
-            while end < hi and ts[end] < t + window:
-                if size_bin[end] >= 0:
-                    run[size_bin[end]] += 1
-                end += 1
-            while first < end and ts[first] < t:
-                if size_bin[first] >= 0:
-                    run[size_bin[first]] -= 1
-                first += 1
-            if nbr[q] != a:
-                e = eid[q]
-                for i in range(nb):
-                    hist[e, i] = run[i]
-        for i in range(nb):
-            run[i] = 0
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for slot in prange(n_slots):
+        cnt = np.zeros(n + 1, np.int32)
+        run = np.zeros(nb, np.int32)
+        for blk in range(slot, n_blocks, n_slots):
+            for a in range(blk * BLOCK, min(n, blk * BLOCK + BLOCK)):
+                _fan_row(a, ptr, nbr, ts, eid, window, distinct, lookup, max_size, cnt, run,
+                         size_bin, hist)
     return hist
 
 
@@ -147,11 +214,12 @@ def _collect_next(lo, hi, out_nbr, out_ts, out_eid, eid_limit, x, onpath, seen, 
 
 @numba.njit(cache=True, nogil=True)
 def _temporal_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_nbr, in_ts,
-                   window, max_len, max_degree, lookup, hist,
+                   window, max_len, max_degree, lookup, hist, used, rows,
                    ld, dist, inq, onpath, seen, queue, touched, path, arr, lvl_lo, lvl_hi,
                    lvl_pos, buf_node, buf_time, latest, stamp_ctr):
-    """GFP temporal cycles closed by edge e (see temporal_cycle_hist). Returns (cycles
-    counted, edges skipped by max_degree)."""
+    """GFP temporal cycles closed by edge e (see temporal_cycle_hist), credited into the
+    slot's ``hist`` / ``used`` / ``rows`` (:func:`_credit`). Returns (cycles counted, edges
+    skipped by max_degree)."""
     u = src[e]
     v = dst[e]
     if u == v or max_len < 2:
@@ -201,7 +269,7 @@ def _temporal_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, i
                 if b < 0:
                     continue
                 found += 1
-                hist[e, b] += 1
+                _credit(hist, used, rows, e, b)
                 # latest[j] = latest departure time on hop j -> j+1 with a valid suffix
                 nxt = t_end
                 path[d + 1] = u
@@ -228,7 +296,7 @@ def _temporal_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, i
                     hi = row_upper_bound(out_ts, lo, r1, latest[j])
                     for k in range(lo, hi):
                         if out_nbr[k] == w:
-                            hist[out_eid[k], b] += 1
+                            _credit(hist, used, rows, out_eid[k], b)
                 continue
             if d + 2 >= max_len:
                 continue
@@ -263,7 +331,8 @@ def temporal_cycle_hist(src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr,
     distinct accounts (2 <= length <= max_len edges, e included) realised by a strictly
     increasing sequence of edges inside ``[ts(e) - window, ts(e))``: e and every edge on some
     such sequence (a *bundle* of parallel edges counts once per cycle) get +1 in the bin of the
-    length. Search per closing edge: backward labels (latest departure, fewest hops to u) then
+    length. Search per closing edge, only when v has an out-edge and u an in-edge inside that
+    window (two binary searches): backward labels (latest departure, fewest hops to u) then
     a DFS over vertex paths with earliest arrival times; a bundle's members are the hop edges
     between the earliest arrival and the latest valid departure. ``max_degree`` caps the edges
     one node visit scans (skipped ones are counted).
@@ -275,46 +344,61 @@ def temporal_cycle_hist(src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr,
     e_count = src.shape[0]
     nb = bins.shape[0]
     lookup = bin_lookup(bins, max(max_len, 2) + 1)
-    hists = np.zeros((n_slots, e_count, nb), np.int32)
-    ld = np.full((n_slots, n), NO_LABEL, np.int64)
-    dist = np.zeros((n_slots, n), np.int64)
-    inq = np.zeros((n_slots, n), np.bool_)
-    onpath = np.zeros((n_slots, n), np.bool_)
-    seen = np.zeros((n_slots, n), np.int64)
-    queue = np.zeros((n_slots, n), np.int32)
-    touched = np.zeros((n_slots, n), np.int32)
+    hists = np.empty((n_slots, e_count, nb), np.int32)   # cleared lazily by _credit
+    rows = np.empty((n_slots, e_count + 1), np.int64)
+    found = np.zeros(n_slots, np.int64)
+    skipped = np.zeros(n_slots, np.int64)
     depth = max_len + 2
-    path = np.zeros((n_slots, depth), np.int32)
-    arr = np.zeros((n_slots, depth), np.int64)
-    latest = np.zeros((n_slots, depth), np.int64)
-    lvl_lo = np.zeros((n_slots, depth), np.int64)
-    lvl_hi = np.zeros((n_slots, depth), np.int64)
-    lvl_pos = np.zeros((n_slots, depth), np.int64)
     cap = max_len * min(max_degree, n) + 1
-    stamps = np.zeros((n_slots, 1), np.int64)
-    buf_node = np.zeros((n_slots, cap), np.int32)
-    buf_time = np.zeros((n_slots, cap), np.int64)
-    found = np.zeros(e_count, np.int64)
-    skipped = np.zeros(e_count, np.int64)
-    for e in prange(e_count):
-        tid = numba.get_thread_id()
-        f, s = _temporal_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr,
-                              in_nbr, in_ts, window, max_len, max_degree, lookup, hists[tid],
-                              ld[tid], dist[tid], inq[tid], onpath[tid], seen[tid], queue[tid],
-                              touched[tid], path[tid], arr[tid], lvl_lo[tid], lvl_hi[tid],
-                              lvl_pos[tid], buf_node[tid], buf_time[tid], latest[tid],
-                              stamps[tid])
-        found[e] = f
-        skipped[e] = s
-    hist = hists[0].copy()
-    for s_ in range(1, n_slots):
-        hist += hists[s_]
-    return hist, found.sum(), skipped.sum()
+    n_blocks = (e_count + BLOCK - 1) // BLOCK
+    for slot in prange(n_slots):
+        h = hists[slot]
+        used = np.zeros(e_count, np.bool_)
+        slot_rows = rows[slot]
+        slot_rows[0] = 0
+        ld = np.full(n, NO_LABEL, np.int64)
+        dist = np.zeros(n, np.int64)
+        inq = np.zeros(n, np.bool_)
+        onpath = np.zeros(n, np.bool_)
+        seen = np.zeros(n, np.int64)
+        queue = np.zeros(n, np.int32)
+        touched = np.zeros(n, np.int32)
+        path = np.zeros(depth, np.int32)
+        arr = np.zeros(depth, np.int64)
+        latest = np.zeros(depth, np.int64)
+        lvl_lo = np.zeros(depth, np.int64)
+        lvl_hi = np.zeros(depth, np.int64)
+        lvl_pos = np.zeros(depth, np.int64)
+        stamp = np.zeros(1, np.int64)
+        buf_node = np.zeros(cap, np.int32)
+        buf_time = np.zeros(cap, np.int64)
+        n_found = 0
+        n_skipped = 0
+        for blk in range(slot, n_blocks, n_slots):
+            for e in range(blk * BLOCK, min(e_count, blk * BLOCK + BLOCK)):
+                u = src[e]
+                v = dst[e]
+                t_lo = ts[e] - window
+                # the cycle leaves v and enters u inside [t_lo, ts(e)): most edges stop here
+                if (u == v or max_len < 2
+                        or not _any_between(out_ts, out_ptr[v], out_ptr[v + 1], t_lo, ts[e] - 1)
+                        or not _any_between(in_ts, in_ptr[u], in_ptr[u + 1], t_lo, ts[e] - 1)):
+                    continue
+                f, sk = _temporal_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid,
+                                       in_ptr, in_nbr, in_ts, window, max_len, max_degree,
+                                       lookup, h, used, slot_rows, ld, dist, inq, onpath, seen,
+                                       queue, touched, path, arr, lvl_lo, lvl_hi, lvl_pos,
+                                       buf_node, buf_time, latest, stamp)
+                n_found += f
+                n_skipped += sk
+        found[slot] = n_found
+        skipped[slot] = n_skipped
+    return _merge_slots(hists, rows), found.sum(), skipped.sum()
 
 
 @numba.njit(cache=True, nogil=True)
 def _simple_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_nbr, in_ts,
-                 in_eid, window, max_len, max_degree, max_cycles, lookup, hist,
+                 in_eid, window, max_len, max_degree, max_cycles, lookup, hist, used, rows,
                  dist, touched, queue, onpath, seen, path, lvl_lo, lvl_hi, lvl_pos, buf_node,
                  buf_time, stamp_ctr):
     """GFP length-constrained simple cycles closed by edge e (see simple_cycle_hist).
@@ -383,7 +467,7 @@ def _simple_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_
                     cut = 1
                     break
                 found += 1
-                hist[e, b] += 1
+                _credit(hist, used, rows, e, b)
                 path[d + 1] = u
                 for j in range(d + 1):
                     x = path[j]
@@ -394,7 +478,7 @@ def _simple_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_
                     hi = row_upper_bound(out_ts, lo, r1, t_end)
                     for k in range(lo, hi):
                         if out_nbr[k] == w and out_eid[k] < e:
-                            hist[out_eid[k], b] += 1
+                            _credit(hist, used, rows, out_eid[k], b)
                 continue
             if dist[y] < 0 or d + 2 + dist[y] > max_len:
                 continue
@@ -426,8 +510,10 @@ def simple_cycle_hist(src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, i
     Edges arrive in index order; when e = u -> v (not a self-loop) arrives, G(e) holds the
     earlier non-loop edges f < e with ``ts(f) >= ts(e) - window``. Every simple vertex cycle
     v, ..., u with 2 <= length <= max_len whose hops all have an edge in G(e) counts once: e
-    and all of G(e)'s edges on its hops get +1 in the bin of the length. Budgets:
-    ``max_degree`` edges scanned per node visit, ``max_cycles`` cycles per closing edge.
+    and all of G(e)'s edges on its hops get +1 in the bin of the length. The search (backward
+    hop distances from u, then a DFS from v) runs only when G(e) has an edge leaving v and one
+    entering u (two binary searches). Budgets: ``max_degree`` edges scanned per node visit,
+    ``max_cycles`` cycles per closing edge.
 
     Returns (int32[E, B] histogram, cycles counted, edges skipped by max_degree, closing
     edges cut by max_cycles).
@@ -436,43 +522,61 @@ def simple_cycle_hist(src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, i
     e_count = src.shape[0]
     nb = bins.shape[0]
     lookup = bin_lookup(bins, max(max_len, 2) + 1)
-    hists = np.zeros((n_slots, e_count, nb), np.int32)
-    dist = np.full((n_slots, n), -1, np.int64)
-    touched = np.zeros((n_slots, n), np.int32)
-    queue = np.zeros((n_slots, n), np.int32)
-    onpath = np.zeros((n_slots, n), np.bool_)
-    seen = np.zeros((n_slots, n), np.int64)
+    hists = np.empty((n_slots, e_count, nb), np.int32)   # cleared lazily by _credit
+    rows = np.empty((n_slots, e_count + 1), np.int64)
+    found = np.zeros(n_slots, np.int64)
+    skipped = np.zeros(n_slots, np.int64)
+    cut = np.zeros(n_slots, np.int64)
     depth = max_len + 2
-    path = np.zeros((n_slots, depth), np.int32)
-    lvl_lo = np.zeros((n_slots, depth), np.int64)
-    lvl_hi = np.zeros((n_slots, depth), np.int64)
-    lvl_pos = np.zeros((n_slots, depth), np.int64)
     cap = max_len * min(max_degree, n) + 1
-    stamps = np.zeros((n_slots, 1), np.int64)
-    buf_node = np.zeros((n_slots, cap), np.int32)
-    buf_time = np.zeros((n_slots, cap), np.int64)
-    found = np.zeros(e_count, np.int64)
-    skipped = np.zeros(e_count, np.int64)
-    cut = np.zeros(e_count, np.int64)
-    for e in prange(e_count):
-        tid = numba.get_thread_id()
-        f, s, c = _simple_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr,
-                               in_nbr, in_ts, in_eid, window, max_len, max_degree, max_cycles,
-                               lookup, hists[tid], dist[tid], touched[tid], queue[tid],
-                               onpath[tid], seen[tid], path[tid], lvl_lo[tid], lvl_hi[tid],
-                               lvl_pos[tid], buf_node[tid], buf_time[tid], stamps[tid])
-        found[e] = f
-        skipped[e] = s
-        cut[e] = c
-    hist = hists[0].copy()
-    for s_ in range(1, n_slots):
-        hist += hists[s_]
-    return hist, found.sum(), skipped.sum(), cut.sum()
+    n_blocks = (e_count + BLOCK - 1) // BLOCK
+    for slot in prange(n_slots):
+        h = hists[slot]
+        used = np.zeros(e_count, np.bool_)
+        slot_rows = rows[slot]
+        slot_rows[0] = 0
+        dist = np.full(n, -1, np.int64)
+        touched = np.zeros(n, np.int32)
+        queue = np.zeros(n, np.int32)
+        onpath = np.zeros(n, np.bool_)
+        seen = np.zeros(n, np.int64)
+        path = np.zeros(depth, np.int32)
+        lvl_lo = np.zeros(depth, np.int64)
+        lvl_hi = np.zeros(depth, np.int64)
+        lvl_pos = np.zeros(depth, np.int64)
+        stamp = np.zeros(1, np.int64)
+        buf_node = np.zeros(cap, np.int32)
+        buf_time = np.zeros(cap, np.int64)
+        n_found = 0
+        n_skipped = 0
+        n_cut = 0
+        for blk in range(slot, n_blocks, n_slots):
+            for e in range(blk * BLOCK, min(e_count, blk * BLOCK + BLOCK)):
+                u = src[e]
+                v = dst[e]
+                t_lo = ts[e] - window
+                # G(e) must hold an edge leaving v and one entering u: most edges stop here
+                if (u == v or max_len < 2
+                        or not _any_before(out_ts, out_eid, out_ptr[v], out_ptr[v + 1], t_lo, e)
+                        or not _any_before(in_ts, in_eid, in_ptr[u], in_ptr[u + 1], t_lo, e)):
+                    continue
+                f, sk, c = _simple_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid,
+                                        in_ptr, in_nbr, in_ts, in_eid, window, max_len,
+                                        max_degree, max_cycles, lookup, h, used, slot_rows,
+                                        dist, touched, queue, onpath, seen, path, lvl_lo, lvl_hi,
+                                        lvl_pos, buf_node, buf_time, stamp)
+                n_found += f
+                n_skipped += sk
+                n_cut += c
+        found[slot] = n_found
+        skipped[slot] = n_skipped
+        cut[slot] = n_cut
+    return _merge_slots(hists, rows), found.sum(), skipped.sum(), cut.sum()
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _credit_pair(s, t, e, t_lo, t_end, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_nbr, in_ts,
-                 in_eid, mark, stamp, max_degree, lookup, hist):
+                 in_eid, mark, stamp, max_degree, lookup, hist, used, rows):
     """Scatter-gather pair (s, t) seen by trigger e: count intermediaries m (s -> m and
     m -> t in G(e)) and, when >= 2, credit their edges. Returns (1 if counted, skipped)."""
     # G(e): edges f <= e (so ts(f) <= ts(e)) with ts(f) >= t_lo
@@ -496,19 +600,19 @@ def _credit_pair(s, t, e, t_lo, t_end, out_ptr, out_nbr, out_ts, out_eid, in_ptr
         return 0, skipped
     for k in range(a_lo, a_hi):
         if out_eid[k] <= e and mark[out_nbr[k]] == -stamp:
-            hist[out_eid[k], b] += 1
+            _credit(hist, used, rows, out_eid[k], b)
     for k in range(b_lo, b_hi):
         if in_eid[k] <= e and mark[in_nbr[k]] == -stamp:
-            hist[in_eid[k], b] += 1
+            _credit(hist, used, rows, in_eid[k], b)
     return 1, skipped
 
 
-# inlined: as a real call (about 20 array arguments, twice per trigger edge) it made
-# scatter_gather_hist about 3x slower
+# inlined, as _credit_pair: a real call with many array arguments costs reference counting
+# (see the module doc); as calls they made scatter_gather_hist about 3x slower
 @numba.njit(cache=True, nogil=True, inline="always")
 def _pairs_of_edge(e, a, b, as_scatter, row_lo, row_hi, row_nbr, row_ts, row_eid, t_lo, t_end,
                    out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_nbr, in_ts, in_eid, mark,
-                   pair_seen, stamp_ctr, max_degree, lookup, hist):
+                   pair_seen, stamp_ctr, max_degree, lookup, hist, used, rows):
     """The scatter-gather pairs trigger ``e = a -> b`` belongs to on one side, each credited
     once with :func:`_credit_pair`: as the scatter edge (``as_scatter``; row = b's out-row in
     G(e), pairs (a, t) for its targets t) or as the gather edge (row = a's in-row, pairs
@@ -524,14 +628,11 @@ def _pairs_of_edge(e, a, b, as_scatter, row_lo, row_hi, row_nbr, row_ts, row_eid
             continue
         pair_seen[w] = pstamp
         stamp_ctr[0] += 1
-        if as_scatter:
-            c, sk = _credit_pair(a, w, e, t_lo, t_end, out_ptr, out_nbr, out_ts, out_eid, in_ptr,
-                                 in_nbr, in_ts, in_eid, mark, stamp_ctr[0], max_degree, lookup,
-                                 hist)
-        else:
-            c, sk = _credit_pair(w, b, e, t_lo, t_end, out_ptr, out_nbr, out_ts, out_eid, in_ptr,
-                                 in_nbr, in_ts, in_eid, mark, stamp_ctr[0], max_degree, lookup,
-                                 hist)
+        s = a if as_scatter else w
+        t = w if as_scatter else b
+        c, sk = _credit_pair(s, t, e, t_lo, t_end, out_ptr, out_nbr, out_ts, out_eid, in_ptr,
+                             in_nbr, in_ts, in_eid, mark, stamp_ctr[0], max_degree, lookup, hist,
+                             used, rows)
         found += c
         skipped += sk
     return found, skipped
@@ -553,35 +654,39 @@ def scatter_gather_hist(src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr,
     e_count = src.shape[0]
     nb = bins.shape[0]
     lookup = bin_lookup(bins, n + 1)
-    hists = np.zeros((n_slots, e_count, nb), np.int32)
-    mark = np.zeros((n_slots, n), np.int64)
-    pair_seen = np.zeros((n_slots, n), np.int64)
-    counter = np.zeros((n_slots, 1), np.int64)
-    found = np.zeros(e_count, np.int64)
-    skipped = np.zeros(e_count, np.int64)
-    for e in prange(e_count):
-        tid = numba.get_thread_id()
-        a = src[e]
-        b = dst[e]
-        if a == b:
-            continue
-        t_lo = ts[e] - window
-        hist = hists[tid]
-        mk = mark[tid]
-        ps = pair_seen[tid]
-        ctr = counter[tid]
-        # e as scatter edge a -> b: targets t of b; then as gather edge: sources s of a
-        f, sk = _pairs_of_edge(e, a, b, True, out_ptr[b], out_ptr[b + 1], out_nbr, out_ts,
-                               out_eid, t_lo, ts[e], out_ptr, out_nbr, out_ts, out_eid, in_ptr,
-                               in_nbr, in_ts, in_eid, mk, ps, ctr, max_degree, lookup, hist)
-        f2, sk2 = _pairs_of_edge(e, a, b, False, in_ptr[a], in_ptr[a + 1], in_nbr, in_ts,
-                                 in_eid, t_lo, ts[e], out_ptr, out_nbr, out_ts, out_eid, in_ptr,
-                                 in_nbr, in_ts, in_eid, mk, ps, ctr, max_degree, lookup, hist)
-        f += f2
-        sk += sk2
-        found[e] = f
-        skipped[e] = sk
-    hist = hists[0].copy()
-    for s_ in range(1, n_slots):
-        hist += hists[s_]
-    return hist, found.sum(), skipped.sum()
+    hists = np.empty((n_slots, e_count, nb), np.int32)   # cleared lazily by _credit
+    rows = np.empty((n_slots, e_count + 1), np.int64)
+    found = np.zeros(n_slots, np.int64)
+    skipped = np.zeros(n_slots, np.int64)
+    n_blocks = (e_count + BLOCK - 1) // BLOCK
+    for slot in prange(n_slots):
+        h = hists[slot]
+        used = np.zeros(e_count, np.bool_)
+        slot_rows = rows[slot]
+        slot_rows[0] = 0
+        mark = np.zeros(n, np.int64)
+        pair_seen = np.zeros(n, np.int64)
+        stamp = np.zeros(1, np.int64)
+        n_found = 0
+        n_skipped = 0
+        for blk in range(slot, n_blocks, n_slots):
+            for e in range(blk * BLOCK, min(e_count, blk * BLOCK + BLOCK)):
+                a = src[e]
+                b = dst[e]
+                if a == b:
+                    continue
+                t_lo = ts[e] - window
+                # e as scatter edge a -> b: targets t of b; then as gather edge: sources s of a
+                f, sk = _pairs_of_edge(e, a, b, True, out_ptr[b], out_ptr[b + 1], out_nbr,
+                                       out_ts, out_eid, t_lo, ts[e], out_ptr, out_nbr, out_ts,
+                                       out_eid, in_ptr, in_nbr, in_ts, in_eid, mark, pair_seen,
+                                       stamp, max_degree, lookup, h, used, slot_rows)
+                f2, sk2 = _pairs_of_edge(e, a, b, False, in_ptr[a], in_ptr[a + 1], in_nbr,
+                                         in_ts, in_eid, t_lo, ts[e], out_ptr, out_nbr, out_ts,
+                                         out_eid, in_ptr, in_nbr, in_ts, in_eid, mark, pair_seen,
+                                         stamp, max_degree, lookup, h, used, slot_rows)
+                n_found += f + f2
+                n_skipped += sk + sk2
+        found[slot] = n_found
+        skipped[slot] = n_skipped
+    return _merge_slots(hists, rows), found.sum(), skipped.sum()

@@ -47,18 +47,18 @@ def fan_degree_hist(src, dst, ts, window, bins, outgoing=True, distinct=True):
     return hist
 
 
-def temporal_cycle_hist(src, dst, ts, window, bins, max_len):
-    """Temporal-cycle histograms, GFP semantics (bundles of parallel edges).
+def temporal_cycles(src, dst, ts, window, bins, max_len):
+    """The counted temporal cycles: a list of ``(closing edge, length, member edges)``.
 
     For a closing edge ``e = u -> v`` (not a self-loop) and a vertex cycle ``v = v0, v1, ...,
     v(L-1) = u`` of distinct accounts (``2 <= L <= max_len``), a *valid sequence* is a choice
     of one edge per hop ``v(i-1) -> v(i)`` with ``ts(e) - window <= ts(f1) < ts(f2) < ... <
-    ts(e)`` (strictly increasing). When at least one exists, ``e`` and every edge lying on some
-    valid sequence get +1 in the bin of L: a pair (closing edge, vertex cycle) counts once
-    however many parallel edges realise it.
+    ts(e)`` (strictly increasing). When at least one exists and L falls in a bin, the pair
+    (closing edge, vertex cycle) is one cycle, whose members are the edges lying on some valid
+    sequence, however many parallel edges realise it.
     """
     n_edges = len(ts)
-    hist = _empty(n_edges, bins)
+    cycles = []
     for e in range(n_edges):
         u, v = src[e], dst[e]
         if u == v:
@@ -85,26 +85,36 @@ def temporal_cycle_hist(src, dst, ts, window, bins, max_len):
         extend(v, lo - 1, [v], [])
         for nodes, edges in found.items():
             length = len(nodes)  # v0..u, so number of edges including e
-            b = bin_of(length, bins)
-            if length < 2 or b < 0:
-                continue
-            hist[e][b] += 1
-            for f in edges:
-                hist[f][b] += 1
+            if length >= 2 and bin_of(length, bins) >= 0:
+                cycles.append((e, length, edges))
+    return cycles
+
+
+def temporal_cycle_hist(src, dst, ts, window, bins, max_len):
+    """Temporal-cycle histograms, GFP semantics (bundles of parallel edges): every cycle of
+    :func:`temporal_cycles` adds 1 to its closing edge and to each member edge in the bin of
+    its length."""
+    hist = _empty(len(ts), bins)
+    for e, length, edges in temporal_cycles(src, dst, ts, window, bins, max_len):
+        b = bin_of(length, bins)
+        hist[e][b] += 1
+        for f in edges:
+            hist[f][b] += 1
     return hist
 
 
-def simple_cycle_hist(src, dst, ts, window, bins, max_len):
-    """Length-constrained simple-cycle histograms, GFP semantics (times not ordered).
+def simple_cycles(src, dst, ts, window, bins, max_len):
+    """The counted length-constrained simple cycles (times not ordered): a list of
+    ``(closing edge, length, member edges)``.
 
     Edges are inserted one by one in index order. When ``e = u -> v`` (not a self-loop)
     arrives, the graph ``G(e)`` holds the earlier non-self-loop edges ``f < e`` with
     ``ts(f) >= ts(e) - window``. Every simple vertex cycle ``v = v0, ..., v(L-1) = u``
-    (``2 <= L <= max_len``) whose hops all have an edge in ``G(e)`` counts once: ``e`` and all
-    of G(e)'s edges on its hops get +1 in the bin of L.
+    (``2 <= L <= max_len``, L in a bin) whose hops all have an edge in ``G(e)`` is one cycle;
+    its members are all of G(e)'s edges on its hops.
     """
     n_edges = len(ts)
-    hist = _empty(n_edges, bins)
+    out = []
     for e in range(n_edges):
         u, v = src[e], dst[e]
         if u == v:
@@ -126,17 +136,24 @@ def simple_cycle_hist(src, dst, ts, window, bins, max_len):
                 if a == node and (w not in path):
                     extend(path + [w])
 
-        if v != u:
-            extend([v])
+        extend([v])
         for path in cycles:
-            length = len(path)
-            b = bin_of(length, bins)
-            if b < 0:
-                continue
-            hist[e][b] += 1
-            for a, w in zip(path, path[1:]):
-                for f in hop[(a, w)]:
-                    hist[f][b] += 1
+            if bin_of(len(path), bins) >= 0:
+                members = [f for a, w in zip(path, path[1:]) for f in hop[(a, w)]]
+                out.append((e, len(path), members))
+    return out
+
+
+def simple_cycle_hist(src, dst, ts, window, bins, max_len):
+    """Length-constrained simple-cycle histograms, GFP semantics: every cycle of
+    :func:`simple_cycles` adds 1 to its closing edge and to each member edge in the bin of its
+    length."""
+    hist = _empty(len(ts), bins)
+    for e, length, members in simple_cycles(src, dst, ts, window, bins, max_len):
+        b = bin_of(length, bins)
+        hist[e][b] += 1
+        for f in members:
+            hist[f][b] += 1
     return hist
 
 
