@@ -32,19 +32,32 @@ from .graph import TemporalGraph
 __all__ = ["AlertBatch", "Detection", "make_alerts", "combine", "ROLE_CODE", "evidence_json"]
 
 ROLE_CODE = {r: i for i, r in enumerate(schema.ROLES)}
+_ROLE_NAMES = pl.Series("role", schema.ROLES, dtype=pl.String)
+
+
+_PLAIN = frozenset((int, str, bool, type(None)))
 
 
 def _round(x: Any) -> Any:
-    """JSON-ready copy of evidence: floats rounded to 1e-6, non-finite to None, numpy to Python."""
+    """JSON-ready copy of evidence: floats rounded to 1e-6, non-finite to None, numpy to Python.
+    Plain values and floats inside dicts and lists are handled inline (no call per value):
+    evidence holds ~10^5 of them per demo run. ``v - v == 0.0`` is ``isfinite(v)``."""
     t = type(x)
-    if t is float:
-        return round(x, 6) if math.isfinite(x) else None
-    if t is int or t is str or t is bool or x is None:
+    if t in _PLAIN:
         return x
+    if t is float:
+        return round(x, 6) if x - x == 0.0 else None
     if t is dict:
-        return {str(k): _round(v) for k, v in x.items()}
+        out = {}
+        for k, v in x.items():
+            tv = type(v)
+            out[k if type(k) is str else str(k)] = (
+                v if tv in _PLAIN else (round(v, 6) if v - v == 0.0 else None) if tv is float
+                else _round(v))
+        return out
     if t is list or t is tuple:
-        return [_round(v) for v in x]
+        return [v if type(v) in _PLAIN else (round(v, 6) if v - v == 0.0 else None)
+                if type(v) is float else _round(v) for v in x]
     if isinstance(x, np.ndarray):
         if x.dtype.kind == "f":
             return [None if not math.isfinite(v) else v for v in np.round(x, 6).tolist()]
@@ -60,7 +73,29 @@ def _round(x: Any) -> Any:
 
 def evidence_json(ev: dict | None) -> str:
     """Canonical JSON for one alert's evidence: sorted keys, floats rounded to 1e-6."""
-    return json.dumps(_round(ev or {}), sort_keys=True, separators=(",", ":"))
+    return _dumps(_round(ev or {}))
+
+
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+
+def _evidence_column(evidence: Sequence[dict] | None, params: dict | None, a: int) -> list[str]:
+    """``evidence_json({**evidence[i], "params": params})`` for i < a, with ``params`` rounded
+    and encoded once instead of once per alert: each alert's own keys are encoded in two
+    runs, those sorting before ``"params"`` and those after, and the shared text goes between.
+    """
+    if not params:
+        return [evidence_json(evidence[i]) for i in range(a)] if evidence else ["{}"] * a
+    shared = '"params":' + _dumps(_round(params))
+    if not evidence:
+        return ["{" + shared + "}"] * a
+    out = []
+    for i in range(a):
+        ev = _round(evidence[i] or {})
+        lo = _dumps({k: v for k, v in ev.items() if k < "params"})[1:-1]
+        hi = _dumps({k: v for k, v in ev.items() if k > "params"})[1:-1]
+        out.append("{" + (lo + "," if lo else "") + shared + ("," + hi if hi else "") + "}")
+    return out
 
 
 @dataclass
@@ -129,9 +164,10 @@ def make_alerts(graph: TemporalGraph, typology: str, score, member_ptr, member_a
     order = np.lexsort((n_mem, first_member, first_edge, start_ts, -score))
     rank = np.empty(a, np.int64)
     rank[order] = np.arange(a)
-    ids = pl.Series("alert_id", [f"{typology}-{i + 1:06d}" for i in range(a)])
-    ev = [evidence_json({**(evidence[i] if evidence else {}), **({"params": params} if params else {})})
-          for i in range(a)]
+    if member_role.shape[0] and (member_role.min() < 0 or member_role.max() >= len(schema.ROLES)):
+        raise ValueError(f"{typology}: member_role codes must index schema.ROLES")
+    ids = pl.Series("alert_id", [f"{typology}-{i + 1:06d}" for i in range(a)], dtype=pl.String)
+    ev = _evidence_column(evidence, params, a)
     alerts = pl.DataFrame({
         "alert_id": ids,
         "typology": pl.Series([typology] * a, dtype=pl.String),
@@ -143,22 +179,22 @@ def make_alerts(graph: TemporalGraph, typology: str, score, member_ptr, member_a
         "n_transactions": n_tx[order].astype(np.int32),
         "evidence": pl.Series([ev[i] for i in order], dtype=pl.String),
     })
-    mem_rank = np.repeat(rank, n_mem)
-    roles = np.array(schema.ROLES, dtype=object)
+    # member and transaction rows grouped by alert rank, each alert's rows in input order;
+    # Series[numpy indices] rather than Series.gather (an expression, ~0.2 ms a call)
+    by_rank = np.argsort(np.repeat(rank, n_mem), kind="stable")
+    accounts_sorted = member_account[by_rank]
     accounts = pl.DataFrame({
-        "alert_id": ids.gather(mem_rank),
-        "account": member_account,
-        "account_id": graph.account_id_of(member_account),
-        "role": pl.Series(roles[member_role], dtype=pl.String),
-        "_r": mem_rank, "_i": np.arange(member_account.shape[0]),
-    }).sort(["_r", "_i"]).drop("_r", "_i")
-    tx_rank = np.repeat(rank, n_tx)
+        "alert_id": ids[np.repeat(np.arange(a), n_mem[order])],
+        "account": accounts_sorted,
+        "account_id": graph.account_id_of(accounts_sorted),
+        "role": _ROLE_NAMES[member_role[by_rank].astype(np.int64)],
+    })
+    by_rank = np.argsort(np.repeat(rank, n_tx), kind="stable")
     transactions = pl.DataFrame({
-        "alert_id": ids.gather(tx_rank),
-        "txn_id": graph.txn_id[txn_edge],
-        "step": txn_step,
-        "_r": tx_rank, "_i": np.arange(txn_edge.shape[0]),
-    }).sort(["_r", "_i"]).drop("_r", "_i")
+        "alert_id": ids[np.repeat(np.arange(a), n_tx[order])],
+        "txn_id": graph.txn_id[txn_edge[by_rank]],
+        "step": txn_step[by_rank],
+    })
     return AlertBatch(alerts, accounts, transactions)
 
 

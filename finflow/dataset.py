@@ -215,6 +215,24 @@ def _resolve_truth_accounts(table: pl.DataFrame, accounts: pl.DataFrame) -> pl.D
     return filled.rename({"_account": "account"}).select(cols[:i] + ["account"] + cols[i:])
 
 
+def _check_replaceable(path: Path) -> None:
+    """Raise DatasetError unless ``path`` is an empty directory or a finflow dataset (a
+    meta.json naming a schema version): write_dataset deletes what it replaces, so anything
+    else (a file, a symlink, a project directory) is refused, whoever the caller is."""
+    if path.is_symlink() or not path.is_dir():
+        raise DatasetError(f"{path} exists and is not a directory; refusing to replace it "
+                           "(choose a new output path)")
+    if not any(path.iterdir()):
+        return
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+    except (OSError, ValueError):
+        meta = None
+    if not isinstance(meta, dict) or "schema_version" not in meta:
+        raise DatasetError(f"{path} exists and is not a finflow dataset (no finflow meta.json); "
+                           "refusing to replace it (choose a new output path)")
+
+
 def write_dataset(path: str | Path, raw: pl.LazyFrame | pl.DataFrame, *, meta: dict[str, Any],
                   rejects: pl.DataFrame | None = None,
                   accounts_extra: pl.DataFrame | None = None,
@@ -228,15 +246,19 @@ def write_dataset(path: str | Path, raw: pl.LazyFrame | pl.DataFrame, *, meta: d
     from the interned index (see _resolve_truth_accounts).
     ``meta`` is completed with schema version, counts, time range; written last, so a
     directory without meta.json is an interrupted write.
+    An existing ``path`` is replaced (with ``overwrite``) only if it is an empty directory or
+    a finflow dataset; anything else raises DatasetError and is left untouched.
     A DataFrame ``raw`` is interned in memory (fast path); a LazyFrame is streamed by polars
     (for inputs larger than memory). Both write the same tables.
     """
     path = Path(path)
-    if path.exists():
+    if path.exists() or path.is_symlink():
         if not overwrite:
             raise DatasetError(f"{path} exists; pass overwrite to replace it")
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
+        _check_replaceable(path)
+        if any(path.iterdir()):
+            shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
     txns, accounts = intern_accounts(raw)
     if accounts_extra is not None and accounts_extra.height:
         cols = [c for c in ("bank", "country", "kind") if c in accounts_extra.columns]

@@ -91,3 +91,86 @@ def test_api_names_shared_with_submodules_stay_callable():
     for name in ("ingest", "sql", "trace", "features", "evaluate", "report"):
         importlib.import_module(f"finflow.{name}")
         assert callable(getattr(finflow, name)), name
+
+
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="abcé€\x00 ", max_size=3)), max_size=60))
+def test_enum_codes_match_the_hashing_kernel(values):
+    """Both ways of coding strings (polars Enum for few distinct values, the numba hash
+    kernel for many) give the same codes and categories, nulls -1, categories sorted."""
+    import finflow.graph as graph_module
+    from finflow.dataset import sorted_string_codes
+    series = pl.Series(values, dtype=pl.String)
+    codes, cats = graph_module._codes(series)
+    kernel_codes, distinct = sorted_string_codes(series)
+    assert codes.dtype == np.int32 and codes.tolist() == kernel_codes.tolist()
+    assert cats == tuple(distinct.to_list())
+    assert list(cats) == sorted(set(v for v in values if v is not None))
+    assert [cats[c] if c >= 0 else None for c in codes.tolist()] == values
+
+
+def test_many_distinct_strings_take_the_kernel_path(monkeypatch):
+    import finflow.dataset
+    import finflow.graph as graph_module
+    calls = []
+    real = finflow.dataset.sorted_string_codes
+    monkeypatch.setattr(finflow.dataset, "sorted_string_codes",
+                        lambda v: calls.append(len(v)) or real(v))
+    values = pl.Series(["b", None, "a", "c", "a"])
+    few = graph_module._codes(values)
+    assert calls == []
+    monkeypatch.setattr(graph_module, "_ENUM_MAX_CATEGORIES", 2)
+    many = graph_module._codes(values)
+    assert calls == [5]
+    assert few[0].tolist() == many[0].tolist() == [1, -1, 0, 2, 0] and few[1] == many[1]
+
+
+def _raw_rows():
+    from finflow import schema
+    return pl.DataFrame({
+        "txn_id": [1], "ts": pl.Series([0], dtype=pl.Int64).cast(schema.TS),
+        "src_id": ["a"], "dst_id": ["b"], "amount": [1.0], "amount_orig": [1.0],
+        "currency": ["USD"], "channel": ["wire"], "src_bank": [None], "dst_bank": [None],
+        "src_country": [None], "dst_country": [None],
+        "label": pl.Series([None], dtype=pl.Int8),
+    }).cast({c: t for c, t in schema.RAW_COLUMNS.items() if c != "ts"})
+
+
+def test_write_dataset_refuses_to_replace_what_is_not_a_dataset(tmp_path):
+    import pytest
+
+    from finflow.dataset import write_dataset
+    from finflow.errors import DatasetError
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("keep me")
+    (project / "meta.json").write_text('{"name": "not finflow"}')
+    with pytest.raises(DatasetError, match="not a finflow dataset"):
+        write_dataset(project, _raw_rows(), meta={})
+    assert (project / "notes.txt").read_text() == "keep me"
+    a_file = tmp_path / "file.finflow"
+    a_file.write_text("x")
+    with pytest.raises(DatasetError, match="not a directory"):
+        write_dataset(a_file, _raw_rows(), meta={})
+    assert a_file.read_text() == "x"
+    link = tmp_path / "link.finflow"
+    link.symlink_to(project, target_is_directory=True)
+    with pytest.raises(DatasetError, match="not a directory"):
+        write_dataset(link, _raw_rows(), meta={})
+    assert (project / "notes.txt").is_file()
+
+
+def test_write_dataset_replaces_a_dataset_or_an_empty_directory(tmp_path):
+    import pytest
+
+    from finflow.dataset import write_dataset
+    from finflow.errors import DatasetError
+    case = tmp_path / "c.finflow"
+    write_dataset(case, _raw_rows(), meta={})
+    (case / "results").mkdir()
+    ds = write_dataset(case, _raw_rows(), meta={"base_currency": "EUR"})
+    assert ds.base_currency == "EUR" and not (case / "results").exists()
+    with pytest.raises(DatasetError, match="exists"):
+        write_dataset(case, _raw_rows(), meta={}, overwrite=False)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert write_dataset(empty, _raw_rows(), meta={}).meta["transactions"] == 1

@@ -74,10 +74,11 @@ def run_detectors(ds, typologies: Sequence[str] | None = None, config: DetectCon
     fns = {t: detector(t) for t in chosen}
     t0 = time.perf_counter()
     graph = ds.graph()
+    sections = config.to_dict()
     summary = {"finflow_version": __version__, "dataset": str(ds.path),
                "graph_seconds": round(time.perf_counter() - t0, 3),
                "n_transactions": graph.n_edges, "n_accounts": graph.n_nodes,
-               "typologies": chosen, "config": {t.lower(): config.to_dict()[t.lower()] for t in chosen},
+               "typologies": chosen, "config": {t.lower(): sections[t.lower()] for t in chosen},
                "detectors": {}}
     batches = []
     for t in chosen:
