@@ -70,10 +70,8 @@ def bench_graph(n_edges: int = N_EDGES, seed: int = 0):
 def finflow_blocks(g: TemporalGraph) -> list:
     found = []
     for det in (detect_bipartite(g, BipartiteConfig()), detect_stack(g, StackConfig())):
-        acc = det.alerts.accounts
-        for aid in det.alerts.alerts["alert_id"]:
-            rows = acc.filter(acc["alert_id"] == aid)
-            found.append(frozenset(rows["account"].to_list()))
+        members = det.alerts.accounts.group_by("alert_id", maintain_order=True).agg("account")
+        found += [frozenset(a) for a in members["account"].to_list()]
     return found
 
 

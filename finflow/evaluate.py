@@ -31,7 +31,8 @@ import polars as pl
 
 from .dataset import Dataset
 from .errors import DatasetError
-from .synth.typologies import CORE_ROLES, ORDER
+from .schema import CORE_ROLES
+from .schema import TYPOLOGY_ORDER as ORDER
 
 __all__ = ["evaluate", "evaluate_tables", "evaluate_labels", "core_accounts", "CORE_ROLES",
            "EVAL_SCHEMA"]

@@ -12,7 +12,7 @@ from .errors import DatasetError
 __all__ = [
     "SCHEMA_VERSION", "TRANSACTIONS", "ACCOUNTS", "REJECTS", "ALERTS", "ALERT_ACCOUNTS",
     "ALERT_TRANSACTIONS", "TRUTH_INSTANCES", "TRUTH_TRANSACTIONS", "ROLES", "RAW_COLUMNS",
-    "check_table",
+    "TYPOLOGY_ORDER", "CORE_ROLES", "check_table",
 ]
 
 SCHEMA_VERSION = 1
@@ -54,6 +54,30 @@ TRUTH_TRANSACTIONS: dict[str, pl.DataType] = {"instance": pl.String, "txn_id": p
 
 #: Roles an account can play in an alert or a planted instance (codes are the tuple index).
 ROLES = ("source", "sink", "intermediary", "hub", "broker", "mule", "controller", "member")
+
+#: The typologies of shared/TYPOLOGIES.md in one fixed order: the generator plants them in
+#: this order (determinism) and evaluate lists them in it.
+TYPOLOGY_ORDER = ("FAN_OUT", "FAN_IN", "CYCLE", "SCATTER_GATHER", "GATHER_SCATTER",
+                  "BIPARTITE", "STACK", "STRUCTURING", "PASS_THROUGH", "MULE_RING",
+                  "HAWALA_NETTING", "HAWALA_MIRROR")
+
+#: Roles that make up a planted instance's pattern itself, per typology, in truth tables
+#: (evaluate scores these *core* accounts; the others are funders, customers and victims
+#: around the pattern; documented in seeds/README.md).
+CORE_ROLES: dict[str, tuple[str, ...]] = {
+    "FAN_OUT": ("hub", "sink"),
+    "FAN_IN": ("hub", "source"),
+    "CYCLE": ("member",),
+    "SCATTER_GATHER": ("source", "intermediary", "sink"),
+    "GATHER_SCATTER": ("source", "hub", "sink"),
+    "BIPARTITE": ("source", "sink"),
+    "STACK": ("source", "intermediary", "sink"),
+    "STRUCTURING": ("source", "sink"),
+    "PASS_THROUGH": ("intermediary",),
+    "MULE_RING": ("source", "mule", "sink"),
+    "HAWALA_NETTING": ("broker", "intermediary"),
+    "HAWALA_MIRROR": ("broker", "intermediary"),
+}
 
 #: Columns an ingest adapter produces before account interning (account ids still strings).
 RAW_COLUMNS: dict[str, pl.DataType] = {

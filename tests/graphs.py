@@ -243,3 +243,48 @@ def gather_then_scatter(k: int = 4) -> TemporalGraph:
     """k payers pay hub 0 hourly, then the hub pays k new payees: one GATHER_SCATTER."""
     return graph([(i, 0, i, 1000.0) for i in range(1, k + 1)]
                  + [(0, 10 + i, k + 1 + i, 950.0) for i in range(k)])
+
+
+def hawala_broker_pair_with_payroll(days: int = 60, staff: int = 15) -> TemporalGraph:
+    """``hawala_broker_pair`` whose payer B=1 is also a shop paying ``staff`` employees
+    43.. (IQ) small wages (450-520) on day 24 of each month: B's outflow series has two
+    bursts that A's collections do not have. The broker pair still tracks bucket after
+    bucket (HAWALA_NETTING with rank correlation); Pearson's value drops to ~0.4."""
+    rng = np.random.default_rng(5)
+    country = [1, 2, 0] + [1] * 20 + [2] * 20 + [2] * staff
+    edges, owed, done = [], 0.0, 0
+    for day in range(days):
+        for _ in range(int(rng.poisson(2.5))):
+            t = day * DAY_S + int(rng.integers(8 * H, 18 * H))
+            v = float(rng.integers(200, 600))
+            edges.append((3 + int(rng.integers(20)), 0, t, v))
+            edges.append((1, 23 + int(rng.integers(20)), t + int(rng.integers(1, 12)) * H,
+                          round(v * 0.97, 2)))
+            owed += v
+        if day in (days // 3, 2 * days // 3, days - 1):
+            edges.append((0, 2, day * DAY_S + 20 * H, owed - done))
+            edges.append((2, 1, day * DAY_S + 68 * H, round((owed - done) * 0.99, 2)))
+            done = owed
+        if day % 30 == 24:
+            edges += [(1, 43 + e, day * DAY_S + 9 * H, 450.0 + 5 * e) for e in range(staff)]
+    return _hawala_graph(edges, country)
+
+
+def bipartite_tree_3x2(hours: int = 21) -> TemporalGraph:
+    """Sources 0, 1, 2 pay sinks 3, 4 within ``hours``: 0 -> 3, 1 -> 4, 2 -> 3, 2 -> 4 (4 of 6
+    pairs, density 2/3, a tree: only 2 has two pairs). The accounts do nothing else, so the
+    block is all of their money: a sparse BIPARTITE block when fast (<= 24 h)."""
+    step = hours // 3
+    return graph([(0, 3, 0, 625.0), (1, 4, step, 2_975.0), (2, 3, 2 * step, 3_200.0),
+                  (2, 4, 3 * step, 1_650.0)])
+
+
+def stack_with_early_outsider() -> TemporalGraph:
+    """Layer 1: 0, 1, 2 pay 3, 4, 5 (all 9 pairs) in hours 10-18; layer 2: 3, 4, 5 pay 6, 7, 8
+    (all 9 pairs) in hours 40-48. Outsider 9 pays 6 and 7 at hours 2 and 3, before layer 1
+    starts, and so joins layer 2's block as a fourth source. The layers' order is judged on
+    the shared accounts 3, 4, 5 (they receive before they pay): one STACK of two layers."""
+    e = [(a, b, 10 + 3 * a + (b - 3), 5_000.0) for a in range(3) for b in range(3, 6)]
+    e += [(a, b, 40 + 3 * (a - 3) + (b - 6), 4_800.0) for a in range(3, 6) for b in range(6, 9)]
+    e += [(9, 6, 2, 900.0), (9, 7, 3, 950.0)]
+    return graph(sorted(e, key=lambda x: x[2]))

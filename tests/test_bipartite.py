@@ -8,7 +8,8 @@ from hypothesis import given, strategies as st
 
 from finflow.config import BipartiteConfig, StackConfig
 from finflow.graph import TemporalGraph
-from finflow.patterns.bipartite import detect_bipartite, detect_stack, find_blocks
+from finflow._kernels.bipartite import drop_contained
+from finflow.patterns.bipartite import bipartite_candidates, detect_bipartite, detect_stack, find_blocks
 from tests import graphs
 from tests.naive import bipartite as naive
 from tests.strategies import relabel, temporal_graphs
@@ -91,9 +92,9 @@ def check_against_twin(g, window, density, degree=1, share=0.5, step=H):
 
 def find_chains(b, g, window, min_layers=2):
     from finflow.patterns.bipartite import _chains
-    chains, _ = _chains(b, g.n_nodes, window, 2, 0.5, min_layers, 10_000)
+    ptr, layers, _ = _chains(b, g.n_nodes, window, 2, 0.5, min_layers, 10_000)
     out = set()
-    for c in chains:
+    for c in (layers[ptr[i]:ptr[i + 1]] for i in range(ptr.shape[0] - 1)):
         out.add(tuple((frozenset(b.sides(k)[0].tolist()), frozenset(b.sides(k)[1].tolist()))
                       for k in c))
     return out
@@ -144,8 +145,10 @@ def test_relabelling_gives_the_same_alerts(g, rnd):
     h = relabel(g, perm)
     # permissive thresholds: with the defaults these small graphs almost never alert
     loose = dict(window=SMALL_W, window_step=H, min_member_degree=1, min_pair_amount=0.0)
+    sparse = BipartiteConfig(window=SMALL_W, window_step=H, min_pair_amount=0.0,
+                             sparse_span=3 * H, sparse_min_value_share=0.3)
     for detect, cfg in ((detect_bipartite, BipartiteConfig(**loose)),
-                        (detect_stack, StackConfig(**loose))):
+                        (detect_bipartite, sparse), (detect_stack, StackConfig(**loose))):
         assert _alert_sets(detect(g, cfg), perm) == _alert_sets(detect(h, cfg))
 
 
@@ -247,10 +250,17 @@ def test_a_member_busy_with_others_in_the_window_is_not_quiet():
          for s, d, t, a in zip(g.src, g.dst, g.ts, g.amt)]
     # sink 5 is also paid by 4 other accounts in the same days: only 3 of its 7 payers are in A
     busy = graphs.graph(e + [(10 + k, 5, 10 + k, 900.0) for k in range(4)])
-    det = detect_bipartite(busy, BipartiteConfig())
+    dense_only = dict(sparse_span=0)
+    det = detect_bipartite(busy, BipartiteConfig(**dense_only))
     assert len(det.alerts) == 1
     assert sorted(det.alerts.accounts["account"].to_list()) == [0, 1, 2, 3, 4]
-    assert len(detect_bipartite(busy, BipartiteConfig(min_share=0.4)).alerts.accounts) == 6
+    assert len(detect_bipartite(busy, BipartiteConfig(min_share=0.4, **dense_only)
+                                ).alerts.accounts) == 6
+    # the four payers do nothing else and pay within hours: with one pair per member they
+    # join the block as a sparse block (13 of 21 pairs, all of the accounts' money)
+    det = detect_bipartite(busy, BipartiteConfig())
+    assert det.stats["sparse_blocks"] == 1
+    assert sorted(det.alerts.accounts["account"].to_list()) == [0, 1, 2, 3, 4, 5, 10, 11, 12, 13]
 
 
 def test_family_paying_each_other_is_not_bipartite():
@@ -353,3 +363,135 @@ def test_grid_windows_lose_no_block_spanning_at_most_window_minus_step():
         grid_ok = first_grid <= int(h.ts.min())
         assert whole[-1] == grid_ok
     assert 0 < sum(whole) < len(whole)
+
+
+def _block_set(blocks):
+    return {(A, B, E) for A, B, _, _, E in blocks}
+
+
+@given(any_small_graph, st.sampled_from([0.5, 0.75]), st.sampled_from([2 * H, 4 * H]),
+       st.sampled_from([0.3, 0.6]))
+def test_bipartite_blocks_with_sparse_ones_match_twin(g, density, span, value_share):
+    """Dense blocks plus fast, value-carrying sparse blocks, contained ones dropped: equal to
+    the twin whenever both block searches (2 pairs and 1 pair per member) are exact."""
+    kw = dict(min_side=2, min_share=0.5, min_density=density, step=H)
+    if not (naive.reduction_free(g, SMALL_W, min_degree=1, **kw)
+            and naive.reduction_free(g, SMALL_W, min_degree=2, **kw)):
+        return
+    cfg = BipartiteConfig(window=SMALL_W, window_step=H, min_density=density, min_pair_amount=0.0,
+                          sparse_span=span, sparse_min_value_share=value_share)
+    b, _ = bipartite_candidates(g, cfg)
+    got = set()
+    for k in range(len(b)):
+        A, B = b.sides(k)
+        got.add((frozenset(A.tolist()), frozenset(B.tolist()), frozenset(b.edges(k).tolist())))
+    want = naive.bipartite_blocks(g, SMALL_W, min_degree=2, sparse_span=span,
+                                  sparse_min_value_share=value_share, **kw)
+    assert got == _block_set(want)
+    assert len(got) == len(b)
+
+
+def test_sparse_twin_comparison_is_not_vacuous():
+    """Random payer/payee graphs are often compared exactly with the twin (both searches
+    reduction-free) while admitting sparse blocks that the dense search misses."""
+    rng = np.random.default_rng(11)
+    admitted = 0
+    for _ in range(60):
+        n, m = 7, 10
+        src = rng.integers(0, 4, m)
+        dst = rng.integers(3, n, m)
+        t = np.sort(rng.integers(0, 6, m))
+        g = TemporalGraph.from_arrays(src, dst, 1_700_000_000 + t * H,
+                                      rng.integers(1, 9, m) * 100.0, None, n)
+        kw = dict(min_side=2, min_share=0.5, min_density=0.5, step=H)
+        dense = _block_set(naive.maximal_blocks(g, SMALL_W, min_degree=2, **kw))
+        both = _block_set(naive.bipartite_blocks(g, SMALL_W, min_degree=2, sparse_span=4 * H,
+                                                 sparse_min_value_share=0.3, **kw))
+        exact = (naive.reduction_free(g, SMALL_W, min_degree=1, **kw)
+                 and naive.reduction_free(g, SMALL_W, min_degree=2, **kw))
+        admitted += exact and bool(both - dense)
+        test_bipartite_blocks_with_sparse_ones_match_twin.hypothesis.inner_test(
+            g, 0.5, 4 * H, 0.3)
+    assert admitted >= 5  # compared exactly with the twin and gaining sparse blocks
+
+
+@st.composite
+def block_lists(draw):
+    """Random pair tables and blocks over them (CSR), with repeats and nested blocks."""
+    n = draw(st.integers(2, 6))
+    pairs = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), min_size=1,
+                          max_size=10, unique=True))
+    blocks = draw(st.lists(st.sets(st.integers(0, len(pairs) - 1), min_size=1), max_size=8))
+    return n, pairs, [sorted(x) for x in blocks]
+
+
+@given(block_lists())
+def test_drop_contained_matches_twin(case):
+    n, pairs, blocks = case
+    pa = np.array([a for a, _ in pairs], np.int32)
+    pb = np.array([b for _, b in pairs], np.int32)
+    ptr = np.zeros(len(blocks) + 1, np.int64)
+    ptr[1:] = np.cumsum([len(x) for x in blocks])
+    flat = np.array([p for x in blocks for p in x], np.int64)
+    t0 = np.arange(len(blocks), dtype=np.int64) * 10
+    out_ptr, out_pairs, out_t0 = drop_contained(ptr, flat, t0, pa, pb, np.int64(n))
+    as_tuples = [(frozenset(int(pa[p]) for p in x), frozenset(int(pb[p]) for p in x), None,
+                  frozenset(x)) for x in blocks]
+    keep = naive.drop_contained(as_tuples)
+    assert out_t0.tolist() == [10 * i for i in keep]
+    assert [out_pairs[out_ptr[i]:out_ptr[i + 1]].tolist() for i in range(len(keep))] == \
+        [blocks[i] for i in keep]
+
+
+def test_block_is_reported_in_its_fullest_window():
+    """{0, 1, 2} x {3, 4, 5} is a block (one pair per member) in the window from hour 0 with 5
+    pairs, and from hour 3 with 6 (it loses 0 -> 3 but gains 2 -> 5, 0 -> 5, 1 -> 4)."""
+    e = [(0, 3, 0, 500.0), (0, 4, 2, 500.0), (1, 3, 3, 500.0), (1, 5, 4, 500.0),
+         (2, 4, 5, 500.0), (2, 5, 26, 500.0), (0, 5, 27, 500.0), (1, 4, 27, 500.0)]
+    g = graphs.graph(e)
+    b = find_blocks(g, 24 * H, min_member_degree=1, window_step=100)  # T0 is on this grid
+    assert len(b) == 1
+    assert b.pairs(0).shape[0] == 6 and b.block_t0[0] == graphs.T0 + 3 * H
+    assert sorted(g.txn_id[b.edges(0)].tolist()) == [2, 3, 4, 5, 6, 7]
+
+
+def test_tree_shaped_3x2_block_is_bipartite_when_fast_and_value_carrying():
+    g = graphs.bipartite_tree_3x2()
+    det = detect_bipartite(g, BipartiteConfig())
+    assert len(det.alerts) == 1 and det.stats["sparse_blocks"] == 1
+    a = det.alerts.alerts.row(0, named=True)
+    assert (a["n_accounts"], a["n_transactions"]) == (5, 4)
+    roles = det.alerts.accounts.sort("account")["role"].to_list()
+    assert roles == ["source"] * 3 + ["sink"] * 2
+    assert json.loads(a["evidence"])["layers"][0]["density"] == pytest.approx(4 / 6)
+    # not a dense block (sources 0 and 1 have one pair each) ...
+    assert len(detect_bipartite(g, BipartiteConfig(sparse_span=0)).alerts) == 0
+    # ... not when slow (spread over 30 hours) ...
+    assert len(detect_bipartite(graphs.bipartite_tree_3x2(30), BipartiteConfig()).alerts) == 0
+    # ... and not when sink 3 also takes in a large salary: the block is then a small part of
+    # its accounts' money (2 * 8450 / (8450 + 8450 + 30000) = 0.36 < 0.6)
+    e = [(int(s), int(d), int((t - graphs.T0) // H), float(x))
+         for s, d, t, x in zip(g.src, g.dst, g.ts, g.amt)]
+    busy = graphs.graph(e + [(9, 3, 24 * 20, 30_000.0)])
+    assert len(detect_bipartite(busy, BipartiteConfig()).alerts) == 0
+    assert len(detect_bipartite(busy, BipartiteConfig(sparse_min_value_share=0.3)).alerts) == 1
+
+
+def test_stack_layer_with_an_early_outsider_still_chains():
+    g = graphs.stack_with_early_outsider()
+    det = detect_stack(g, StackConfig())
+    assert len(det.alerts) == 1
+    ev = json.loads(det.alerts.alerts["evidence"][0])
+    assert ev["n_layers"] == 2
+    assert ev["layers"][0]["sources"] == ["0", "1", "2"]
+    assert ev["layers"][1]["sources"] == ["3", "4", "5", "9"]
+    roles = dict(zip(det.alerts.accounts["account"].to_list(),
+                     det.alerts.accounts["role"].to_list()))
+    assert [roles[i] for i in range(10)] == (["source"] * 3 + ["intermediary"] * 3
+                                             + ["sink"] * 3 + ["intermediary"])
+    # its layers are not BIPARTITE alerts again
+    assert len(detect_bipartite(g, BipartiteConfig()).alerts) == 0
+    # the shared accounts paying before they are paid still breaks the chain
+    late = TemporalGraph.from_arrays(g.src, g.dst, np.where(g.src < 3, g.ts + 40 * H, g.ts),
+                                     g.amt, g.txn_id, g.n_nodes)
+    assert len(detect_stack(late, StackConfig()).alerts) == 0

@@ -203,3 +203,20 @@ def test_evaluate_labels_direct():
     b = _alerts([("CYCLE-000001", "CYCLE", 1.0, [0])])
     df = evaluate_labels(labels, b.alerts, b.transactions)
     assert _row(df, "CYCLE")["tx_recall"] == 0.5
+
+
+def test_evaluate_does_not_import_the_generator():
+    """evaluate reads the typology order and core roles from finflow.schema (the generator
+    plants from the same constants); importing it must not load finflow.synth."""
+    import subprocess
+    import sys
+    code = ("import sys, finflow.evaluate; "
+            "print(sorted(m for m in sys.modules if m.startswith('finflow.synth')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
+    from finflow.patterns import TYPOLOGIES
+    from finflow.synth import typologies as synth
+    assert synth.ORDER == schema.TYPOLOGY_ORDER and synth.CORE_ROLES == schema.CORE_ROLES
+    assert set(schema.TYPOLOGY_ORDER) == set(TYPOLOGIES) == set(schema.CORE_ROLES)
+    assert all(set(r) <= set(schema.ROLES) for r in schema.CORE_ROLES.values())

@@ -3,15 +3,17 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, target
 from hypothesis import strategies as st
 
 from finflow._kernels.windows import row_bursts
 from finflow.config import FanConfig
 from finflow.graph import TemporalGraph
-from finflow.patterns._common import account_volume
-from finflow.patterns.fan import (csr_take, detect_fan_in, detect_fan_out, pair_counts, pair_key,
-                                 relationship_novelty)
+from finflow.alerts import ROLE_CODE
+from finflow.patterns._common import (account_volume, csr_concat, csr_take, group_unique,
+                                      members_csr, owner_of, pair_counts, pair_key, ranges,
+                                      relationship_novelty, unique_pairs)
+from finflow.patterns.fan import detect_fan_in, detect_fan_out
 from tests import graphs
 from tests.graphs import H, T0, fan_out_star, graph
 from tests.naive import windows as naive
@@ -38,12 +40,29 @@ def naive_bursts(g, k, distinct, outgoing=True, window=W):
     return sorted(out, key=lambda d: (d["node"], min(d["edges"])))
 
 
-@given(temporal_graphs(), st.integers(1, 4), st.booleans(), st.booleans())
+@st.composite
+def graphs_with_a_fan(draw, outgoing: bool):
+    """Random noise (``temporal_graphs``) plus one planted fan: a hub pays (is paid by) k >= 2
+    distinct accounts inside one window W, so every example holds at least one FAN_OUT
+    (FAN_IN) burst with ``min_degree=2`` whatever the noise adds."""
+    noise = draw(temporal_graphs(max_nodes=6, max_edges=30))
+    k = draw(st.integers(2, 4))
+    n = max(noise.n_nodes, k + 1)
+    nodes = draw(st.permutations(range(n)))
+    hub, others = nodes[0], nodes[1:k + 1]
+    start = noise.ts.min(initial=T0) + draw(st.integers(0, 20)) * H
+    times = [start + draw(st.integers(0, W)) for _ in others]
+    src, dst = ([hub] * k, others) if outgoing else (others, [hub] * k)
+    return TemporalGraph.from_arrays(
+        np.concatenate([noise.src, src]), np.concatenate([noise.dst, dst]),
+        np.concatenate([noise.ts, times]), np.concatenate([noise.amt, np.full(k, 250.0)]),
+        None, n)
+
+
+@given(st.one_of(temporal_graphs(), graphs_with_a_fan(True), graphs_with_a_fan(False)),
+       st.integers(1, 4), st.booleans(), st.booleans())
 def test_row_bursts_match_naive_twin(g, k, distinct, outgoing):
     assert kernel_bursts(g, k, distinct, outgoing) == naive_bursts(g, k, distinct, outgoing)
-
-
-
 
 
 def _alert_sets(det, g):
@@ -58,14 +77,17 @@ def _alert_sets(det, g):
     return out
 
 
-@given(temporal_graphs(max_nodes=6, max_edges=30), st.randoms(use_true_random=False),
-       st.booleans())
-def test_fan_detectors_are_invariant_under_relabelling(g, rnd, outgoing):
+@given(st.booleans().flatmap(lambda out: st.tuples(st.just(out), graphs_with_a_fan(out))),
+       st.randoms(use_true_random=False))
+def test_fan_detectors_are_invariant_under_relabelling(case, rnd):
+    outgoing, g = case
     perm = np.array(rnd.sample(range(g.n_nodes), g.n_nodes), dtype=np.int32)
     h = relabel(g, perm)
     cfg = FanConfig(window=W, min_degree=2)
     detect = detect_fan_out if outgoing else detect_fan_in
     a, b = _alert_sets(detect(g, cfg), g), _alert_sets(detect(h, cfg), h)
+    assert len(a) >= 1      # the planted fan: the comparison below is never of two empty sets
+    target(float(len(a)))   # and let hypothesis look for examples with many bursts
     mapped = {(int(perm[hub]), tuple(sorted(int(perm[x]) for x in acc)), tx, s)
               for hub, acc, tx, s in a}
     assert mapped == b
@@ -226,3 +248,33 @@ def test_csr_take_keeps_selected_rows():
     vals = np.array([10, 11, 12, 13, 14, 15])
     new_ptr, (v,) = csr_take(ptr, np.array([0, 2]), vals)
     assert new_ptr.tolist() == [0, 2, 5] and v.tolist() == [10, 11, 12, 13, 14]
+
+
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 6)), max_size=30),
+       st.sampled_from([1, 2**40]))
+def test_unique_pairs_and_group_unique_match_sets(pairs, scale):
+    """Distinct pairs in lexicographic order with counts; ``scale`` 2**40 makes the packed
+    int64 key overflow, so the lexsort branch runs too."""
+    a = np.array([x * scale for x, _ in pairs], np.int64)
+    b = np.array([y * scale for _, y in pairs], np.int64)
+    ua, ub, counts = unique_pairs(a, b, return_counts=True)
+    want = sorted(set(zip(a.tolist(), b.tolist())))
+    assert list(zip(ua.tolist(), ub.tolist())) == want
+    assert counts.tolist() == [list(zip(a.tolist(), b.tolist())).count(p) for p in want]
+    if scale == 1:
+        ptr, vals = group_unique(a, b, 5)
+        assert [vals[ptr[i]:ptr[i + 1]].tolist() for i in range(5)] == [
+            sorted({y for x, y in pairs if x == i}) for i in range(5)]
+
+
+def test_csr_concat_interleaves_rows_and_members_csr():
+    ptr, (v, w) = csr_concat([(np.array([0, 2, 2, 3]), [np.array([1, 2, 3]), np.array([7, 7, 7])]),
+                              (np.array([0, 1, 3, 3]), [np.array([4, 5, 6]), np.array([8, 8, 8])])])
+    assert ptr.tolist() == [0, 3, 5, 6]
+    assert v.tolist() == [1, 2, 4, 5, 6, 3] and w.tolist() == [7, 7, 8, 8, 8, 7]
+    assert owner_of(ptr).tolist() == [0, 0, 0, 1, 1, 2]
+    mptr, acc, role = members_csr(np.array([9, 8]), "hub", np.array([0, 2, 3]),
+                                  np.array([1, 2, 3]), "sink")
+    assert mptr.tolist() == [0, 3, 5] and acc.tolist() == [9, 1, 2, 8, 3]
+    assert role.tolist() == [ROLE_CODE[r] for r in ("hub", "sink", "sink", "hub", "sink")]
+    assert ranges(np.array([5, 0]), np.array([7, 0]))[1].tolist() == [5, 6]

@@ -2,6 +2,7 @@
 and the planted instances of sample_data/small.finflow."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from finflow._kernels import hawala as K
 from finflow.config import HawalaMirrorConfig, HawalaNettingConfig
+from finflow.errors import ConfigError
 from finflow.graph import TemporalGraph
 from finflow.patterns.hawala import detect_hawala_mirror, detect_hawala_netting, node_places
 from tests import graphs as G
@@ -59,8 +61,8 @@ def test_small_counterparties_and_related_pairs_match_twin(g, q):
 
 
 @given(placed_graphs(), st.floats(0.3, 1.0, allow_subnormal=False), st.sampled_from([3600, 7200, 86400]),
-       st.integers(0, 3))
-def test_bucket_series_and_lagged_correlation_match_twin(g, q, bucket, max_lag):
+       st.integers(0, 3), st.booleans())
+def test_bucket_series_and_lagged_correlation_match_twin(g, q, bucket, max_lag, ranks):
     small = small_of(g, q)
     t0 = int(g.ts[0]) if g.n_edges else 0
     nb = int((g.ts[-1] - t0) // bucket) + 1 if g.n_edges else 1
@@ -73,9 +75,9 @@ def test_bucket_series_and_lagged_correlation_match_twin(g, q, bucket, max_lag):
     np.testing.assert_allclose(sb, np.array(nb_).reshape(sb.shape))
     pa, pb = np.meshgrid(np.arange(g.n_nodes), np.arange(g.n_nodes), indexing="ij")
     pa, pb = pa.ravel().astype(np.int64), pb.ravel().astype(np.int64)
-    corr, lo, hi = K.lagged_correlation(sa, sb, pa, pb, max_lag)
+    corr, lo, hi = K.lagged_correlation(sa, sb, pa, pb, max_lag, ranks)
     for k in range(pa.shape[0]):
-        c, l, h = N.lagged_correlation(na[pa[k]], nb_[pb[k]], max_lag)
+        c, l, h = N.lagged_correlation(na[pa[k]], nb_[pb[k]], max_lag, ranks)
         assert (lo[k], hi[k]) == (l, h)
         assert corr[k] == pytest.approx(c if l >= 0 else 0.0, abs=1e-9)
 
@@ -111,22 +113,67 @@ def test_mirror_kernels_match_twin(g, window, max_imbalance, min_ratio):
     # windows over each pair's crossings (direction: value towards the higher account)
     key = np.minimum(ra, rb).astype(np.int64) * g.n_nodes + np.maximum(ra, rb)
     d = (ra > rb).astype(np.int8)
-    uniq = sorted(set(zip(key.tolist(), eout.tolist(), d.tolist())))
+    uniq = sorted(set(zip(key.tolist(), eout.tolist(), d.tolist(), rf.tolist())))
     if not uniq:
         return
-    key, e, d = (np.array(x) for x in zip(*uniq))
-    d = d.astype(np.int8)
+    key, e, d, front = (np.array(x) for x in zip(*uniq))
+    d, front = d.astype(np.int8), front.astype(np.int32)
     starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
     grp = np.append(starts, key.shape[0]).astype(np.int64)
-    ws, we, f, r = K.mirror_windows(grp, g.ts[e], g.amt[e], d, window, max_imbalance)
+    out = K.mirror_windows(grp, g.ts[e], g.amt[e], d, front, g.n_nodes, window, max_imbalance)
+    ws, we, f, r, n_front, n0, n1 = out
     for gi in range(starts.shape[0]):
-        items = [(int(g.ts[e[j]]), float(g.amt[e[j]]), int(d[j])) for j in range(grp[gi], grp[gi + 1])]
+        items = [(int(g.ts[e[j]]), float(g.amt[e[j]]), int(d[j]), int(front[j]))
+                 for j in range(grp[gi], grp[gi + 1])]
         want = N.mirror_window(items, window, max_imbalance)
         if want is None:
-            assert ws[gi] == -1
+            assert ws[gi] == -1 and (n_front[gi], n0[gi], n1[gi]) == (0, 0, 0)
         else:
             assert (ws[gi] - grp[gi], we[gi] - grp[gi]) == want[:2]
-            assert (f[gi], r[gi]) == pytest.approx(want[2:])
+            assert (f[gi], r[gi]) == pytest.approx(want[2:4])
+            assert (n_front[gi], n0[gi], n1[gi]) == want[4:]
+    # renaming the fronts changes nothing (distinct fronts are counted by identity only)
+    perm = np.random.default_rng(len(uniq)).permutation(g.n_nodes).astype(np.int32)
+    again = K.mirror_windows(grp, g.ts[e], g.amt[e], d, perm[front], g.n_nodes, window,
+                             max_imbalance)
+    for x, y in zip(out, again):
+        assert np.array_equal(x, y)
+
+
+def test_lagged_correlation_by_hand():
+    """Spearman = Pearson of average ranks. a = [1, 0, 0, 2, 3], b = [1, 0, 0, 3, 2]: ranks
+    [2, .5, .5, 3, 4] and [2, .5, .5, 4, 3], mean 2, so r_s = 8.5 / 9.5 = 17/19 (Pearson:
+    means 1.2, sxy = 5.8, sxx = syy = 6.8, r = 29/34). A monotone but convex payout series
+    is perfect tracking by ranks only. With lags: b one bucket later is found at lag window
+    (1, 1)."""
+    def corr(a, b, max_lag, ranks):
+        c, lo, hi = K.lagged_correlation(np.array([a], float), np.array([b], float),
+                                         np.array([0]), np.array([0]), max_lag, ranks)
+        return float(c[0]), int(lo[0]), int(hi[0])
+    assert corr([1, 0, 0, 2, 3], [1, 0, 0, 3, 2], 0, True) == (pytest.approx(17 / 19), 0, 0)
+    assert corr([1, 0, 0, 2, 3], [1, 0, 0, 3, 2], 0, False) == (pytest.approx(29 / 34), 0, 0)
+    convex = [1, 4, 9, 16, 1000]
+    assert corr([1, 2, 3, 4, 5], convex, 0, True)[0] == pytest.approx(1.0)
+    assert corr([1, 2, 3, 4, 5], convex, 0, False)[0] < 0.8
+    assert corr([1, 3, 2, 5, 4, 0], [0, 1, 3, 2, 5, 4], 2, True) == (pytest.approx(1.0), 1, 1)
+    assert corr([0, 0, 0], [1, 2, 3], 1, True) == (0.0, -1, -1)   # an empty series
+
+
+def test_mirror_windows_by_hand():
+    """One pair, window 10 s, tuples (ts, value, direction, front): (0, 100, 0, f5),
+    (1, 50, 0, f6), (2, 140, 1, f5), (30, 10, 0, f7). The window from ts 0 holds the first
+    three: F = 150, R = 140, imbalance 10/150 <= 0.1, fronts {5, 6}, 2 forward, 1 reverse;
+    the episode at ts 30 has no reverse flow. A second pair whose only window is too uneven
+    (F = 100, R = 10) gets no window and zero counts."""
+    grp = np.array([0, 4, 6], np.int64)
+    ts = np.array([0, 1, 2, 30, 0, 1], np.int64)
+    val = np.array([100.0, 50.0, 140.0, 10.0, 100.0, 10.0])
+    d = np.array([0, 0, 1, 0, 0, 1], np.int8)
+    front = np.array([5, 6, 5, 7, 1, 2], np.int32)
+    ws, we, f, r, n_front, n0, n1 = K.mirror_windows(grp, ts, val, d, front, 8, 10, 0.1)
+    assert ws.tolist() == [0, -1] and we.tolist() == [3, -1]
+    assert f.tolist() == [150.0, 0.0] and r.tolist() == [140.0, 0.0]
+    assert n_front.tolist() == [2, 0] and n0.tolist() == [2, 0] and n1.tolist() == [1, 0]
 
 
 def test_kernel_budgets_cut_and_report():
@@ -161,8 +208,10 @@ PERMISSIVE_N = HawalaNettingConfig(min_counterparties=1, min_correlation=-1.0,
                                    significance_z=0.0, min_volume_match=0.0, min_coverage=0.0,
                                    small_quantile=0.7, max_related=10.0, bucket=3600,
                                    max_lag=2 * 3600)
+# window 24 h covers the strategy's whole 20 h range and any relay ratio counts, so about a
+# third of the random graphs give mirror alerts (5 h and ratio 0.5: under one in twenty)
 PERMISSIVE_M = HawalaMirrorConfig(min_counterparties=1, min_transactions=1, max_imbalance=1.0,
-                                  window=5 * 3600, small_quantile=0.7)
+                                  window=24 * 3600, min_relay_ratio=0.0, small_quantile=0.7)
 
 
 @given(placed_graphs(), st.randoms(use_true_random=False))
@@ -233,6 +282,26 @@ def test_score_is_monotone_in_customers():
     many = detect_hawala_netting(g, HawalaNettingConfig(min_counterparties=15))
     # a larger half-saturation point means the same customers count for less
     assert few.alerts.alerts["score"][0] > many.alerts.alerts["score"][0]
+
+
+def test_broker_with_other_business_still_tracks_by_ranks():
+    """B also pays a monthly payroll (small wages, two bursts): Spearman still sees the pair
+    tracking and alerts; Pearson's value is swamped by the bursts (the demo-data misses)."""
+    g = G.hawala_broker_pair_with_payroll()
+    det = detect_hawala_netting(g, HawalaNettingConfig())
+    assert len(det.alerts) == 1
+    roles = _roles(det)
+    assert roles["broker"] == [0, 1] and roles["intermediary"] == [2]
+    assert set(range(43, 58)) <= set(roles["sink"])          # the wages are B's small payouts
+    ev = json.loads(det.alerts.alerts["evidence"][0])
+    assert ev["correlation_method"] == "spearman" and ev["correlation"] > 0.7
+    pearson = HawalaNettingConfig(correlation="pearson")
+    assert len(detect_hawala_netting(g, pearson).alerts) == 0
+    loose = dataclasses.replace(pearson, min_correlation=-1.0, significance_z=0.0)
+    ev_p = json.loads(detect_hawala_netting(g, loose).alerts.alerts["evidence"][0])
+    assert ev_p["correlation"] < 0.5 and ev_p["correlation_method"] == "pearson"
+    with pytest.raises(ConfigError):
+        detect_hawala_netting(g, HawalaNettingConfig(correlation="kendall"))
 
 
 def test_daily_settling_money_service_pair_is_not_hawala():
@@ -323,8 +392,9 @@ DETECTORS = [("HAWALA_NETTING", detect_hawala_netting, HawalaNettingConfig()),
 
 @pytest.mark.parametrize("typology,det,cfg", DETECTORS)
 def test_demo_data_recall_and_precision(typology, det, cfg):
-    """sample_data/demo.finflow (10 planted instances of each): recall and precision >= 0.8.
-    An alert matches an instance when both its brokers belong to the instance. Read only."""
+    """sample_data/demo.finflow (10 planted instances of each): recall >= 0.9 (all 10 are
+    found; issue #5 asks 0.8) and precision >= 0.8. An alert matches an instance when both
+    its brokers belong to the instance. Read only."""
     from finflow.dataset import open_dataset
     from tests.conftest import SAMPLE
     case = SAMPLE / "demo.finflow"
@@ -334,17 +404,16 @@ def test_demo_data_recall_and_precision(typology, det, cfg):
     recall, precision, n = _instance_scores(case, typology, det(g, cfg))
     if n == 0:
         pytest.skip(f"no {typology} planted in demo.finflow")
-    assert recall >= 0.8 and precision >= 0.8, (recall, precision)
+    assert recall >= 0.9 and precision >= 0.8, (recall, precision)
 
 
 @pytest.mark.parametrize("typology,det,cfg", DETECTORS)
 def test_small_data_alerts_are_planted_instances(small_case, typology, det, cfg):
     """sample_data/small.finflow has only 3 instances of each: every alert must be one of
-    them (precision >= 0.8) and at least 2 of 3 found (one planted netting pair there
-    tracks at correlation 0.47 only, below min_correlation)."""
+    them (precision >= 0.8) and all 3 found."""
     from finflow.dataset import open_dataset
     g = open_dataset(small_case).graph()
     recall, precision, n = _instance_scores(small_case, typology, det(g, cfg))
     if n == 0:
         pytest.skip(f"no {typology} planted in small.finflow")
-    assert recall >= 0.66 and precision >= 0.8, (recall, precision)
+    assert recall == 1.0 and precision >= 0.8, (recall, precision)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -401,14 +400,41 @@ def test_custom_rates_and_base_currency(tmp_path):
         ingest([f], tmp_path / "d.finflow", fx=rates, base_currency="CHF")
 
 
-def test_default_table_covers_amlworld_currencies():
-    names = ["US Dollar", "Euro", "Yuan", "Yen", "UK Pound", "Rupee", "Ruble",
-             "Australian Dollar", "Canadian Dollar", "Swiss Franc", "Mexican Peso",
-             "Brazil Real", "Saudi Riyal", "Shekel", "Bitcoin", "GBP", "EUR", "ALL", "VND",
-             "IQD", "TND", "AED", "SGD"]
-    rates = load_rates(None, "EUR").to_base
-    assert all(math.isfinite(rates[n]) and rates[n] > 0 for n in names)
-    assert rates["EUR"] == 1.0 and rates["Euro"] == 1.0
+#: AMLworld's currency names and their ISO 4217 codes: the default table must price both alike
+AMLWORLD_ISO = {"US Dollar": "USD", "Euro": "EUR", "Yuan": "CNY", "Yen": "JPY",
+                "UK Pound": "GBP", "Rupee": "INR", "Ruble": "RUB", "Australian Dollar": "AUD",
+                "Canadian Dollar": "CAD", "Swiss Franc": "CHF", "Mexican Peso": "MXN",
+                "Brazil Real": "BRL", "Saudi Riyal": "SAR", "Shekel": "ILS", "Bitcoin": "BTC"}
+#: Published fixed pegs, units per US dollar (central banks; unchanged for decades)
+USD_PEGS = {"SAR": 3.75, "AED": 3.6725, "QAR": 3.64, "BHD": 0.376, "OMR": 0.3845,
+            "JOD": 0.709}
+
+
+def test_default_rates_agree_with_published_facts(tmp_path):
+    """The shipped table, checked against facts that do not come from it: AMLworld names
+    price like their ISO codes; pegged Gulf currencies and the Jordanian dinar sit within
+    0.5% of their official pegs; HKD inside its 7.75-7.85 band; 2024 ranges of the majors
+    (EUR 1.03-1.13 USD, GBP 1.20-1.35 USD, 140-162 JPY per USD); KWD the highest-valued
+    currency unit."""
+    usd = load_rates(None, "USD").to_base
+    assert {"ALL", "VND", "IQD", "TND", "SGD"} <= set(usd)   # the generator's corridors
+    for name, iso in AMLWORLD_ISO.items():
+        assert usd[name] == usd[iso], name
+    for iso, per_usd in USD_PEGS.items():
+        assert 1.0 / usd[iso] == pytest.approx(per_usd, rel=0.005), iso
+    assert 7.75 <= 1.0 / usd["HKD"] <= 7.85
+    assert 1.03 <= usd["EUR"] <= 1.13 and 1.20 <= usd["GBP"] <= 1.35
+    assert 140 <= 1.0 / usd["JPY"] <= 162
+    fiat = {c: r for c, r in usd.items() if c not in ("BTC", "Bitcoin")}
+    assert max(fiat, key=fiat.get) == "KWD"
+    # through ingest, in a base other than the table's reference: 375 SAR is 100 USD by the
+    # peg, i.e. 367.25 AED; 1,000 USD is 3,672.50 AED; AED itself is unchanged
+    f = write(tmp_path / "t.csv", HEAD + "1,2024-01-01,a,b,375,SAR\n2,2024-01-01,a,b,1000,USD\n"
+              "3,2024-01-01,b,a,50,AED\n")
+    tx = tx_by_id(ingest([f], tmp_path / "c.finflow", base_currency="AED"))
+    assert tx[1]["amount"] == pytest.approx(367.25, rel=0.005)
+    assert tx[2]["amount"] == pytest.approx(3672.5, rel=0.005)
+    assert tx[3]["amount"] == 50.0
 
 
 # -- staging, output safety, truth hook ----------------------------------------------------

@@ -2,7 +2,7 @@
 import json
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, target
 from pytest import approx
 from hypothesis import strategies as st
 
@@ -17,6 +17,37 @@ from tests.strategies import relabel, temporal_graphs
 
 W = 3 * 3600
 small_dense = temporal_graphs(max_nodes=5, max_edges=40, max_time=8)
+
+
+@st.composite
+def graphs_with_a_pattern(draw, scatter: bool):
+    """``small_dense`` noise plus one planted instance inside one window W = 3 h (k = 2 or 3,
+    times in whole hours so that spans of exactly W are frequent): a SCATTER_GATHER (s pays k
+    distinct intermediaries, each pays target t later, all inside [start, start + W]) or a
+    GATHER_SCATTER (k payers pay hub h in the first hour, then h pays k payees from hour 1 on).
+    Every example therefore holds an instance with ``min_intermediaries`` (``min_in``,
+    ``min_out``) = 2, whatever the noise adds."""
+    noise = draw(small_dense)
+    k = draw(st.integers(2, 3))
+    n = max(noise.n_nodes, 2 * k + 1)
+    nodes = draw(st.permutations(range(n)))
+    start = T0 + draw(st.integers(0, 8)) * H
+    if scatter:   # s -> m_i at hour first[i], m_i -> t at hour second[i] in [first[i], 3]
+        first = [draw(st.integers(0, 3)) for _ in range(k)]
+        second = [draw(st.integers(f, 3)) for f in first]
+        s_, t_, mids = nodes[0], nodes[1], nodes[2:k + 2]
+        src, dst = [s_] * k + mids, mids + [t_] * k
+    else:         # p_i -> h at hour 0 or 1, then h -> q_i at hours 1..3
+        first = [draw(st.integers(0, 1)) for _ in range(k)]
+        second = [draw(st.integers(1, 3)) for _ in range(k)]
+        h, payers, payees = nodes[0], nodes[1:k + 1], nodes[k + 1:2 * k + 1]
+        src, dst = payers + [h] * k, [h] * k + payees
+    times = [start + x * H for x in first + second]   # whole hours: window edges are frequent
+    amounts = [float(draw(st.integers(100, 1000))) for _ in range(2 * k)]
+    return TemporalGraph.from_arrays(
+        np.concatenate([noise.src, src]), np.concatenate([noise.dst, dst]),
+        np.concatenate([noise.ts, times]), np.concatenate([noise.amt, amounts]),
+        None, n)
 
 
 def kernel_sg(g, k, window=W):
@@ -49,9 +80,14 @@ def kernel_gs(g, ki, ko, window=W):
             for i in range(len(r[0]))]
 
 
-@given(st.one_of(temporal_graphs(), small_dense), st.integers(1, 3))
+@given(st.one_of(temporal_graphs(), small_dense, graphs_with_a_pattern(True)),
+       st.integers(1, 3))
 def test_scatter_gather_kernel_matches_naive_twin(g, k):
     assert kernel_sg(g, k) == naive_sg(g, k)
+    r = scatter_gather_paths(g.out_ptr, g.out_nbr, g.out_ts, W, k, 10**9, 10**9, 10**9,
+                             g.n_nodes)
+    assert r[9] == naive.scatter_gather_expanded_paths(g.src.tolist(), g.dst.tolist(),
+                                                       g.ts.tolist(), W, k)
 
 
 @given(st.one_of(temporal_graphs(), small_dense), st.integers(1, 3), st.integers(1, 3))
@@ -70,17 +106,25 @@ def _alert_sets(det):
     return out
 
 
-@given(small_dense, st.randoms(use_true_random=False), st.booleans())
-def test_detectors_are_invariant_under_relabelling(g, rnd, scatter):
+@given(st.booleans().flatmap(lambda sc: st.tuples(st.just(sc), graphs_with_a_pattern(sc))),
+       st.sampled_from([0.0, 0.2]), st.randoms(use_true_random=False))
+def test_detectors_are_invariant_under_relabelling(case, min_score, rnd):
+    scatter, g = case
     perm = np.array(rnd.sample(range(g.n_nodes), g.n_nodes), dtype=np.int32)
     if scatter:
-        cfg = ScatterGatherConfig(window=W, min_intermediaries=2)
+        cfg = ScatterGatherConfig(window=W, min_intermediaries=2, min_score=min_score)
         run = detect_scatter_gather
     else:
-        cfg = GatherScatterConfig(window=W, min_in=2, min_out=2)
+        cfg = GatherScatterConfig(window=W, min_in=2, min_out=2, min_score=min_score)
         run = detect_gather_scatter
-    a = _alert_sets(run(g, cfg))
+    det = run(g, cfg)
+    a = _alert_sets(det)
     b = _alert_sets(run(relabel(g, perm), cfg))
+    # the planted instance is always a candidate; with min_score 0 it is always an alert, so
+    # the comparison below is never of two empty sets
+    assert det.stats["candidates"] >= 1
+    assert len(a) >= 1 or min_score > 0
+    target(float(len(a)))
     assert {(tuple(sorted((r, int(perm[x])) for r, x in acc)), tx, s) for acc, tx, s in a} == b
 
 

@@ -21,7 +21,7 @@ A *block* in window t0 is (A, B) with A, B disjoint, ``|A|, |B| >= k``, whose pa
 source, payers of a sink, over all transactions): members are otherwise quiet in the window,
 so merchants and payroll accounts, busy with many others, do not qualify. A block is *maximal*
 when no other block, in any window, has A' ⊇ A and B' ⊇ B; each maximal (A, B) is reported
-once, with its pairs in the earliest window where it is a block.
+once, with its pairs in its fullest window (most pairs; the earliest such window on ties).
 
 Kernel (``bipartite_blocks``)
 -----------------------------
@@ -33,9 +33,11 @@ Kernel (``bipartite_blocks``)
    window in each role (a transaction changes the count only when no other transaction of its
    pair is in the window, told by the pair links), and its pairs in ``H(t0)`` (O(P)). Grid
    points where no pair enters and no transaction leaves are skipped.
-3. A block whose earliest window is t0 either holds a *new* pair (last time in
-   ``(t0 - step + W, t0 + W]``) or a member whose threshold ``max(g, s * c)`` dropped since
-   the grid window t0 - step (a transaction in ``[t0 - step, t0)`` left), since more pairs
+3. In the earliest window t0 where a block (A, B) is a block, and in the earliest of its
+   fullest windows, the block either holds a *new* pair (last time in
+   ``(t0 - step + W, t0 + W]``) or has a member whose threshold ``max(g, s * c)`` dropped
+   since the grid window t0 - step (a transaction in ``[t0 - step, t0)`` left): otherwise
+   its pairs at t0 - step include those at t0 under thresholds no higher, since more pairs
    only help and the thresholds depend on c alone. So only the part of ``H(t0)`` connected to
    those accounts is examined: breadth-first search from them through accounts that can meet
    their threshold with all their pairs in ``H(t0)`` (an O(1) check from the maintained
@@ -51,7 +53,8 @@ Kernel (``bipartite_blocks``)
    (both roles dropped on a tie); if the density is short, every account with the lowest
    share of the other side (pairs / size of the other side) is removed at once; the rest is
    re-cored and split, and the pieces are examined again.
-5. Blocks equal to an earlier block, or contained in another block, are dropped.
+5. ``drop_contained``: of equal blocks only the fullest (earliest on ties) is kept; blocks
+   contained in another block are dropped.
 
 Work: O(E + P log P) for steps 1-2 plus, per grid window, linear work in the examined region
 (the ``examined_pairs`` statistic sums it) and more where reductions happen. Windows examined
@@ -73,9 +76,11 @@ budget) are counted.
 STACK (``chain_layers``)
 ------------------------
 Block X = (A, B) links to block Y = (B', C) when ``S = B ∩ B'`` has ``>= k`` accounts and
-``|S| >= min_overlap * |B ∪ B'|``; Y starts no earlier than X and no later than W after X's
-last transaction; every shared account's first payment in Y is not before its first receipt in
-X; and Y brings no account of X other than S. A stack is a path of ``>= min_layers`` linked
+``|S| >= min_overlap * |B ∪ B'|``; every shared account's first payment in Y is not before its
+first receipt in X, and Y's first payment out of S is no later than W after X's last
+transaction; and Y brings no account of X other than S. Time order is judged on the shared
+accounts only: a payment in Y by another source of Y (an account outside X paying into C
+before the layer starts) does not move the layer's start. A stack is a path of ``>= min_layers`` linked
 blocks in which every layer's new accounts are new to the whole path, that is not a contiguous
 part of a longer such path. Found by depth-first search from every block (``max_results``
 paths at most; start blocks left unexplored are counted), then dropping contained paths.
@@ -89,7 +94,7 @@ from ..config import JIT_OPTIONS
 from .components import find_root
 from .rows import row_lower_bound
 
-__all__ = ["novel_pairs", "bipartite_blocks", "chain_layers"]
+__all__ = ["novel_pairs", "bipartite_blocks", "drop_contained", "chain_layers"]
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -694,22 +699,40 @@ def bipartite_blocks(pa, pb, pf, pl, src, dst, ts, prev_same, next_same, n_nodes
                 cut += 1
             for _ in range(len(emitted) - before_n):
                 t0_list.append(t0)
-    # step 5: drop repeats (keep the earliest) and blocks contained in another block
+    # step 5: drop repeats (keep the fullest window) and blocks contained in another block
     n_b = len(emitted)
     t0s = np.empty(n_b, np.int64)
+    all_ptr = np.zeros(n_b + 1, np.int64)
     for b in range(n_b):
         t0s[b] = t0_list[b]
+        all_ptr[b + 1] = all_ptr[b] + emitted[b].shape[0]
+    all_pairs = np.empty(all_ptr[n_b], np.int64)
+    for b in range(n_b):
+        all_pairs[all_ptr[b]:all_ptr[b + 1]] = emitted[b]
+    block_ptr, block_pairs, block_t0 = drop_contained(all_ptr, all_pairs, t0s, pa, pb, n_nodes)
+    return (block_ptr, block_pairs, block_t0, n_windows, n_examined, n_components, n_reductions,
+            n_b, cut)
+
+
+@numba.njit(**JIT_OPTIONS)
+def drop_contained(block_ptr, block_pairs, block_t0, pa, pb, n_nodes):
+    """Blocks (CSR over novel-pair indices, sorted per block) without the repeats and the
+    blocks contained in another: block x goes when another block y has A_y ⊇ A_x and
+    B_y ⊇ B_x, unless the two are equal and x has more pairs (or as many and comes first),
+    so each (A, B) keeps its fullest window, the earliest on ties. Returns the kept blocks'
+    ``(block_ptr, block_pairs, block_t0)`` in input order. Work: O(sum over blocks of the
+    sizes of the blocks sharing its first payer).
+    """
+    n_b = block_ptr.shape[0] - 1
     a_ptr = np.zeros(n_b + 1, np.int64)
     b_ptr = np.zeros(n_b + 1, np.int64)
-    tot = 0
-    for b in range(n_b):
-        tot += emitted[b].shape[0]
+    tot = block_ptr[n_b]
     a_nodes = np.empty(tot, np.int64)
     b_nodes = np.empty(tot, np.int64)
     na = 0
     nb = 0
     for b in range(n_b):
-        blk = emitted[b]
+        blk = block_pairs[block_ptr[b]:block_ptr[b + 1]]
         av = np.unique(pa[blk])
         bv = np.unique(pb[blk])
         a_nodes[na:na + av.shape[0]] = av
@@ -734,8 +757,12 @@ def bipartite_blocks(pa, pb, pf, pl, src, dst, ts, prev_same, next_same, n_nodes
     mark_b = np.full(n_nodes, -1, np.int64)
     keep = np.ones(n_b, np.bool_)
     for x in range(n_b):
+        if a_ptr[x + 1] == a_ptr[x]:
+            keep[x] = False  # no pairs: not a block
+            continue
         sa = a_ptr[x + 1] - a_ptr[x]
         sb = b_ptr[x + 1] - b_ptr[x]
+        kx = block_ptr[x + 1] - block_ptr[x]
         first_a = a_nodes[a_ptr[x]]
         for s in range(inv_ptr[first_a], inv_ptr[first_a + 1]):
             y = inv[s]
@@ -745,8 +772,11 @@ def bipartite_blocks(pa, pb, pf, pl, src, dst, ts, prev_same, next_same, n_nodes
             yb = b_ptr[y + 1] - b_ptr[y]
             if ya < sa or yb < sb:
                 continue
-            if ya == sa and yb == sb and y > x:
-                continue  # an equal later block does not remove the earlier one
+            if ya == sa and yb == sb:
+                # an equal block removes x only when it is fuller, or as full and earlier
+                ky = block_ptr[y + 1] - block_ptr[y]
+                if ky < kx or (ky == kx and y > x):
+                    continue
             for r in range(a_ptr[y], a_ptr[y + 1]):
                 mark_a[a_nodes[r]] = y
             for r in range(b_ptr[y], b_ptr[y + 1]):
@@ -769,22 +799,21 @@ def bipartite_blocks(pa, pb, pf, pl, src, dst, ts, prev_same, next_same, n_nodes
     for b in range(n_b):
         if keep[b]:
             n_keep += 1
-            n_out += emitted[b].shape[0]
-    block_ptr = np.zeros(n_keep + 1, np.int64)
-    block_pairs = np.empty(n_out, np.int64)
-    block_t0 = np.empty(n_keep, np.int64)
+            n_out += block_ptr[b + 1] - block_ptr[b]
+    out_ptr = np.zeros(n_keep + 1, np.int64)
+    out_pairs = np.empty(n_out, np.int64)
+    out_t0 = np.empty(n_keep, np.int64)
     c = 0
     w = 0
     for b in range(n_b):
         if keep[b]:
-            blk = emitted[b]
-            block_pairs[w:w + blk.shape[0]] = blk
-            w += blk.shape[0]
-            block_t0[c] = t0s[b]
+            k = block_ptr[b + 1] - block_ptr[b]
+            out_pairs[w:w + k] = block_pairs[block_ptr[b]:block_ptr[b + 1]]
+            w += k
+            out_t0[c] = block_t0[b]
             c += 1
-            block_ptr[c] = w
-    return (block_ptr, block_pairs, block_t0, n_windows, n_examined, n_components, n_reductions,
-            n_b, cut)
+            out_ptr[c] = w
+    return out_ptr, out_pairs, out_t0
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -854,7 +883,8 @@ def chain_layers(block_ptr, block_pairs, pa, pb, pf, pl, n_nodes, window, min_si
                 if y == x or cand_seen[y] == x:
                     continue
                 cand_seen[y] = x
-                if start[y] < start[x] or start[y] > end[x] + window:
+                # cheap bound: Y's shared payments start no earlier than Y itself
+                if start[y] > end[x] + window:
                     continue
                 n_ay = 0
                 for t in range(block_ptr[y], block_ptr[y + 1]):
@@ -865,6 +895,7 @@ def chain_layers(block_ptr, block_pairs, pa, pb, pf, pl, n_nodes, window, min_si
                     first_out[pa[q]] = min(first_out[pa[q]], pf[q])
                 ok = True
                 shared = 0
+                shared_start = np.iinfo(np.int64).max  # Y's first payment out of S
                 for t in range(block_ptr[y], block_ptr[y + 1]):
                     q = block_pairs[t]
                     a = pa[q]
@@ -872,6 +903,7 @@ def chain_layers(block_ptr, block_pairs, pa, pb, pf, pl, n_nodes, window, min_si
                         in_y[a] = 3
                         if in_x[a] == 2:
                             shared += 1
+                            shared_start = min(shared_start, first_out[a])
                             if first_out[a] < first_in[a]:
                                 ok = False
                         elif in_x[a] == 1:
@@ -879,7 +911,8 @@ def chain_layers(block_ptr, block_pairs, pa, pb, pf, pl, n_nodes, window, min_si
                     if in_x[pb[q]] != 0:
                         ok = False
                 if ok and (shared < min_side
-                           or shared < min_overlap * (n_bx + n_ay - shared)):
+                           or shared < min_overlap * (n_bx + n_ay - shared)
+                           or shared_start > end[x] + window):
                     ok = False
                 for t in range(block_ptr[y], block_ptr[y + 1]):
                     q = block_pairs[t]

@@ -14,10 +14,14 @@ Definitions (the executable versions are in ``tests/naive/hawala.py``)
   one CSR view per bucket ``floor((ts - t0) / bucket)``.
 * **Lagged correlation** of a collector series ``a`` with a payer series ``b``: for every
   lag window ``0 <= lo <= hi <= max_lag`` (buckets) let ``b'[t] = sum_{k=lo..hi} b[t+k]``
-  (zero outside the series); Pearson correlation of ``a[t]`` and ``b'[t]`` over the union of
-  both active spans ``t in [min(first_a, first_b), max(last_a, last_b)]``. The best window is
-  the first maximum in ``(lo, hi)`` lexicographic order. A window (rather than one lag)
-  captures payouts spread over a few buckets after the collection.
+  (zero outside the series); the correlation of ``a[t]`` and ``b'[t]`` over the union of
+  both active spans ``t in [min(first_a, first_b), max(last_a, last_b)]``: Spearman's (Pearson
+  of the average ranks, ties sharing their mean rank) when ``ranks`` is true, else Pearson of
+  the values. The best window is the first maximum in ``(lo, hi)`` lexicographic order. A
+  window (rather than one lag) captures payouts spread over a few buckets after the
+  collection. Ranks make "tracks" mean co-movement bucket after bucket: one bucket of the
+  brokers' other business (a payroll run, a supplier payment) cannot dominate the value, and
+  one coincident burst cannot fake it.
 * **Settlement path** from ``s`` to a target ``b`` (``b != s``, places differ): 1 to
   ``max_edges`` transactions, each *large* (``amt > small``), consecutive (``dst`` of one is
   ``src`` of the next), time-respecting (non-decreasing ``ts``), spanning at most
@@ -157,12 +161,29 @@ def _pearson(x, y):
 
 
 @numba.njit(**JIT_OPTIONS)
-def lagged_correlation(series_a, series_b, pair_a, pair_b, max_lag):
+def _average_ranks(x, out):
+    """out[i] = rank of x[i] (0-based), tied values sharing the mean of their ranks."""
+    n = x.shape[0]
+    order = np.argsort(x, kind="mergesort")
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and x[order[j + 1]] == x[order[i]]:
+            j += 1
+        r = 0.5 * (i + j)
+        for k in range(i, j + 1):
+            out[order[k]] = r
+        i = j + 1
+
+
+@numba.njit(**JIT_OPTIONS)
+def lagged_correlation(series_a, series_b, pair_a, pair_b, max_lag, ranks):
     """Best lag-window correlation of ``series_a[pair_a[p]]`` with ``series_b[pair_b[p]]``.
 
-    ``max_lag`` in buckets. Returns (corr float64[P], lo int64[P], hi int64[P]); an empty
-    series gives corr 0, lo = hi = -1. Lag-window sums come from prefix sums of ``b``.
-    O(P * (n_buckets + max_lag^2 * span)).
+    ``max_lag`` in buckets; ``ranks``: Spearman (True) or Pearson (False), see the module
+    doc. Returns (corr float64[P], lo int64[P], hi int64[P]); an empty series gives corr 0,
+    lo = hi = -1. Lag-window sums come from prefix sums of ``b``.
+    O(P * (n_buckets + max_lag^2 * span * log(span))).
     """
     p_n = pair_a.shape[0]
     nb = series_a.shape[1]
@@ -190,8 +211,11 @@ def lagged_correlation(series_a, series_b, pair_a, pair_b, max_lag):
             continue
         start = min(fa, fb)
         stop = max(la, lb) + 1
-        x = a[start:stop]
+        x = a[start:stop].copy()
         y = np.zeros(stop - start, np.float64)
+        ry = np.zeros(stop - start, np.float64)
+        if ranks:
+            _average_ranks(a[start:stop], x)
         for t in range(nb):  # prefix sums: cum[t] = b[0] + ... + b[t-1]
             cum[t + 1] = cum[t] + b[t]
         best = -2.0
@@ -199,7 +223,11 @@ def lagged_correlation(series_a, series_b, pair_a, pair_b, max_lag):
             for hi in range(lo, max_lag + 1):
                 for t in range(start, stop):
                     y[t - start] = cum[min(t + hi + 1, nb)] - cum[min(t + lo, nb)]
-                c = _pearson(x, y)
+                if ranks:
+                    _average_ranks(y, ry)
+                    c = _pearson(x, ry)
+                else:
+                    c = _pearson(x, y)
                 if c > best:
                     best = c
                     lo_out[p] = lo
@@ -360,8 +388,8 @@ def relay_tuples(place, in_ptr, in_nbr, in_ts, in_amt, in_eid, out_ptr, out_nbr,
 
 
 @numba.njit(**JIT_OPTIONS)
-def mirror_windows(grp_ptr, ts, val, direction, window, max_imbalance):
-    """Best offsetting window per broker pair (HAWALA_MIRROR).
+def mirror_windows(grp_ptr, ts, val, direction, front, n_nodes, window, max_imbalance):
+    """Best offsetting window per broker pair (HAWALA_MIRROR), with its counts.
 
     Group ``g`` is tuples ``grp_ptr[g]:grp_ptr[g+1]`` sorted by ``ts`` (seconds). A window
     starts at an *episode start* ``i`` (the group's first tuple, or one more than ``window``
@@ -369,8 +397,11 @@ def mirror_windows(grp_ptr, ts, val, direction, window, max_imbalance):
     holds tuples with ``ts[i] <= ts <= ts[i] + window``; forward
     value ``F`` (direction 0) and reverse ``R`` (direction 1) must both be positive with
     imbalance ``|F - R| / max(F, R) <= max_imbalance``. The best window maximises the matched
-    value ``min(F, R)`` (first start wins ties). Returns (start int64[G], stop int64[G]
-    exclusive, or -1, F float64[G], R float64[G]). O(tuples) with two pointers and prefix sums.
+    value ``min(F, R)`` (first start wins ties). ``front`` int32[tuples] in [0, n_nodes): the
+    account relaying each tuple. Returns (start int64[G], stop int64[G] exclusive, or -1,
+    F float64[G], R float64[G], distinct fronts int64[G], tuples of direction 0 int64[G],
+    tuples of direction 1 int64[G]; counts 0 without a window). O(tuples + n_nodes) with two
+    pointers, prefix sums and a stamp array.
     """
     g_n = grp_ptr.shape[0] - 1
     m = ts.shape[0]
@@ -383,6 +414,10 @@ def mirror_windows(grp_ptr, ts, val, direction, window, max_imbalance):
     stop = np.full(g_n, -1, np.int64)
     fwd = np.zeros(g_n, np.float64)
     rev = np.zeros(g_n, np.float64)
+    n_front = np.zeros(g_n, np.int64)
+    n_fwd = np.zeros(g_n, np.int64)
+    n_rev = np.zeros(g_n, np.int64)
+    stamp = np.full(n_nodes, -1, np.int64)   # stamp[f] == g: front f counted for group g
     for g in range(g_n):
         best = 0.0
         j = grp_ptr[g]
@@ -405,4 +440,12 @@ def mirror_windows(grp_ptr, ts, val, direction, window, max_imbalance):
                 stop[g] = j
                 fwd[g] = f
                 rev[g] = r
-    return start, stop, fwd, rev
+        for k in range(start[g], stop[g]):   # empty when the pair has no window
+            if stamp[front[k]] != g:
+                stamp[front[k]] = g
+                n_front[g] += 1
+            if direction[k] == 0:
+                n_fwd[g] += 1
+            else:
+                n_rev[g] += 1
+    return start, stop, fwd, rev, n_front, n_fwd, n_rev

@@ -9,13 +9,20 @@ group a path is an item ``(t1, t2)`` keyed by its intermediary m, and the group'
 windows holding ``>= min_intermediaries`` distinct intermediaries (``windows._sweep``) are the
 alerts: one per (s, t, burst) with all the burst's paths.
 
-Kernel: for each s with at least ``min_intermediaries`` distinct payees, a two-hop expansion within the window from its out-row (binary search of
-each m's out-row for ``[t1, t1 + W]``), then a stable sort of the paths by t (paths are
-generated in t1 order, so each group stays t1-sorted) and one sweep per group. Budgets: a
-source whose out-degree, or an intermediary whose window slice, exceeds ``max_degree`` is
-skipped; a source with more than ``max_paths`` paths is truncated; at most ``max_results``
-alerts. Each skip/truncation/dropped alert adds to the returned cut counts. Work
-O(sum over e1 of the slice size + P log P) for P paths.
+Kernel: for each s with at least ``min_intermediaries`` (k) distinct payees, a two-hop
+expansion within the window from its out-row (a binary search of each m's out-row for
+``t1``, then a scan to ``t1 + W``). A qualifying window's first hops are >= k payments of s
+inside one span W, so only first hops in a run of k consecutive out-row payments spanning
+<= W are expanded (a necessary condition; the others cannot be in any qualifying window, nor
+in a qualifying window's superset). Paths are counted per target first; only targets whose
+count of runs of one intermediary reaches k (an upper bound of their distinct
+intermediaries) have their paths stored, bucketed by target in enumeration order by a
+second expansion (a counting sort, no comparison sort of paths), then one sweep per target.
+Budgets: a source whose out-degree, or an intermediary whose window slice, exceeds
+``max_degree`` is skipped; a source with more than ``max_paths`` expanded paths is
+truncated; at most ``max_results`` alerts. Each skip/truncation/dropped alert adds to the
+returned cut counts. Work O(sum over expanded e1 of (log deg + slice size)), scratch O(N)
+plus the largest source's stored paths.
 
 GATHER_SCATTER, per hub h (self-loops ignored)
 ----------------------------------------------
@@ -38,10 +45,25 @@ import numba
 import numpy as np
 
 from ..config import JIT_OPTIONS
-from .rows import grow, row_range
+from .rows import grow, row_lower_bound
 from .windows import _sweep
 
 __all__ = ["scatter_gather_paths", "gather_scatter_bursts"]
+
+
+@numba.njit(**JIT_OPTIONS)
+def _slice(ts, lo, hi, t_from, t_to, max_degree):
+    """Positions ``[a, b)`` of row ``[lo, hi)`` with ``t_from <= ts <= t_to``, or ``b = -1``
+    when more than ``max_degree`` positions qualify. A binary search for ``a``, then a scan:
+    slices are short, and a scan reads what the caller reads next. O(log(hi - lo) + b - a)."""
+    a = row_lower_bound(ts, lo, hi, t_from)
+    over = a + max_degree   # the first position past the budget
+    if over < a or (over < hi and ts[over] <= t_to):
+        return a, -1
+    b = a
+    while b < hi and ts[b] <= t_to:
+        b += 1
+    return a, b
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -53,14 +75,17 @@ def scatter_gather_paths(ptr, nbr, ts, window, min_intermediaries, max_degree, m
     Returns ``src, dst`` (int32[A]: source s and target t), ``peak_count, peak_start,
     peak_span`` (int64[A], see windows module doc), ``path_ptr`` (int64[A+1]) into ``path_e1,
     path_e2`` (int64 out-row positions of the hops s -> m and m -> t; map with ``out_eid``),
-    ``path_mid`` (int32 intermediary), then counters ``n_paths`` (paths enumerated),
+    ``path_mid`` (int32 intermediary), then counters ``n_paths`` (paths expanded),
     ``cut_degree`` (sources or slices skipped), ``cut_paths`` (sources truncated),
-    ``cut_results`` (alerts dropped).
+    ``cut_results`` (alerts dropped). Alerts come by source, then target, then time; a burst's
+    paths in enumeration order (first hop's row position, then the second's).
+
+    See the module doc for the pruning (first hops outside dense runs, targets with fewer
+    than k runs of one intermediary) and the two expansions per source.
     """
     n = ptr.shape[0] - 1
     k_min = max(min_intermediaries, 1)
     cap = 1024
-    p_t = np.empty(cap, np.int32)
     p_m = np.empty(cap, np.int32)
     p_1 = np.empty(cap, np.int64)
     p_2 = np.empty(cap, np.int64)
@@ -80,13 +105,17 @@ def scatter_gather_paths(ptr, nbr, ts, window, min_intermediaries, max_degree, m
     o_2 = np.empty(256, np.int64)
     o_m = np.empty(256, np.int32)
     counts = np.zeros(n_nodes, np.int32)
+    # per target of the current source, in one cache line: paths, runs of one intermediary,
+    # the last intermediary + 1, the bucket of a candidate target + 1
+    tstate = np.zeros((max(n_nodes, 1), 4), np.int64)
+    touched = np.empty(max(n_nodes, 1), np.int32)
+    seen = np.full(n_nodes, -1, np.int32)
     n_alerts = 0
     n_out = 0
     n_paths = 0
     cut_degree = 0
     cut_paths = 0
     cut_results = 0
-    seen = np.full(n_nodes, -1, np.int32)
     for s in range(n):
         lo = ptr[s]
         hi = ptr[s + 1]
@@ -105,15 +134,20 @@ def scatter_gather_paths(ptr, nbr, ts, window, min_intermediaries, max_degree, m
                 distinct += 1
         if distinct < k_min:
             continue
+        # pass 1: count paths (up to the budget) per target
         np_ = 0
+        n_touched = 0
         truncated = False
+        covered_to = -1
         for p1 in range(lo, hi):
+            if p1 + k_min <= hi and ts[p1 + k_min - 1] - ts[p1] <= window:
+                covered_to = p1 + k_min - 1
             m = nbr[p1]
-            if m == s:
+            if m == s or p1 > covered_to:
                 continue
             t1 = ts[p1]
-            a, b, over = row_range(ts, ptr[m], ptr[m + 1], t1, t1 + window, max_degree)
-            if over > 0:
+            a, b = _slice(ts, ptr[m], ptr[m + 1], t1, t1 + window, max_degree)
+            if b < 0:
                 cut_degree += 1
                 continue
             for p2 in range(a, b):
@@ -123,75 +157,121 @@ def scatter_gather_paths(ptr, nbr, ts, window, min_intermediaries, max_degree, m
                 if np_ >= max_paths:
                     truncated = True
                     break
-                if np_ >= p_t.shape[0]:
-                    p_t = grow(p_t, np_ + 1)
-                    p_m = grow(p_m, np_ + 1)
-                    p_1 = grow(p_1, np_ + 1)
-                    p_2 = grow(p_2, np_ + 1)
-                    p_t1 = grow(p_t1, np_ + 1)
-                    p_t2 = grow(p_t2, np_ + 1)
-                p_t[np_] = t
-                p_m[np_] = m
-                p_1[np_] = p1
-                p_2[np_] = p2
-                p_t1[np_] = t1
-                p_t2[np_] = ts[p2]
+                if tstate[t, 0] == 0:
+                    touched[n_touched] = t
+                    n_touched += 1
+                tstate[t, 0] += 1
+                if tstate[t, 2] != m + 1:
+                    tstate[t, 2] = m + 1
+                    tstate[t, 1] += 1
                 np_ += 1
             if truncated:
                 break
         if truncated:
             cut_paths += 1
         n_paths += np_
-        if np_ < k_min:
+        # candidate targets (>= k runs), compacted to the front of ``touched``
+        n_cand = 0
+        n_store = 0
+        for i in range(n_touched):
+            t = touched[i]
+            if tstate[t, 1] >= k_min:
+                touched[n_cand] = t
+                n_cand += 1
+                n_store += tstate[t, 0]
+            else:
+                tstate[t, 0] = 0
+            tstate[t, 1] = 0
+            tstate[t, 2] = 0
+        if n_cand == 0:
             continue
-        if label.shape[0] < np_:
-            label = np.empty(p_t.shape[0], np.int64)
-            sc = np.empty(p_t.shape[0], np.int64)
-            ss = np.empty(p_t.shape[0], np.int64)
-            sp = np.empty(p_t.shape[0], np.int64)
-        order = np.argsort(p_t[:np_], kind="mergesort")
-        g = 0
-        while g < np_:
-            t = p_t[order[g]]
-            h = g
-            while h < np_ and p_t[order[h]] == t:
-                h += 1
-            if h - g >= k_min:
-                by1 = order[g:h]
-                by2 = by1[np.argsort(p_t2[by1], kind="mergesort")]
-                for it in by1:
-                    label[it] = -1
-                nb = _sweep(p_t1, p_t2, p_m, by1, by2, window, k_min, True, counts, label,
-                            sc, ss, sp)
-                for bi in range(nb):
-                    if n_alerts >= max_results:
-                        cut_results += 1
-                        continue
-                    if n_alerts >= a_src.shape[0]:
-                        a_src = grow(a_src, n_alerts + 1)
-                        a_dst = grow(a_dst, n_alerts + 1)
-                        a_peak = grow(a_peak, n_alerts + 1)
-                        a_start = grow(a_start, n_alerts + 1)
-                        a_span = grow(a_span, n_alerts + 1)
-                        a_ptr = grow(a_ptr, a_src.shape[0] + 1)
-                    a_src[n_alerts] = s
-                    a_dst[n_alerts] = t
-                    a_peak[n_alerts] = sc[bi]
-                    a_start[n_alerts] = ss[bi]
-                    a_span[n_alerts] = sp[bi]
-                    for it in by1:
-                        if label[it] == bi:
-                            if n_out >= o_1.shape[0]:
-                                o_1 = grow(o_1, n_out + 1)
-                                o_2 = grow(o_2, n_out + 1)
-                                o_m = grow(o_m, n_out + 1)
-                            o_1[n_out] = p_1[it]
-                            o_2[n_out] = p_2[it]
-                            o_m[n_out] = p_m[it]
-                            n_out += 1
-                    n_alerts += 1
-                    a_ptr[n_alerts] = n_out
-            g = h
+        cand = np.sort(touched[:n_cand])
+        bucket = np.empty(n_cand + 1, np.int64)   # bucket j holds target cand[j]'s paths
+        bucket[0] = 0
+        for j in range(n_cand):
+            t = cand[j]
+            tstate[t, 3] = j + 1
+            bucket[j + 1] = bucket[j] + tstate[t, 0]
+            tstate[t, 0] = 0
+        fill = bucket[:n_cand].copy()
+        if p_1.shape[0] < n_store:
+            p_m = grow(p_m, n_store)
+            p_1 = grow(p_1, n_store)
+            p_2 = grow(p_2, n_store)
+            p_t1 = grow(p_t1, n_store)
+            p_t2 = grow(p_t2, n_store)
+            label = np.empty(p_1.shape[0], np.int64)
+            sc = np.empty(p_1.shape[0], np.int64)
+            ss = np.empty(p_1.shape[0], np.int64)
+            sp = np.empty(p_1.shape[0], np.int64)
+        # pass 2: the same enumeration, storing only candidate targets' paths
+        gen = 0
+        covered_to = -1
+        for p1 in range(lo, hi):
+            if gen >= np_:
+                break
+            if p1 + k_min <= hi and ts[p1 + k_min - 1] - ts[p1] <= window:
+                covered_to = p1 + k_min - 1
+            m = nbr[p1]
+            if m == s or p1 > covered_to:
+                continue
+            t1 = ts[p1]
+            a, b = _slice(ts, ptr[m], ptr[m + 1], t1, t1 + window, max_degree)
+            if b < 0:
+                continue
+            for p2 in range(a, b):
+                t = nbr[p2]
+                if t == s or t == m:
+                    continue
+                if gen >= np_:
+                    break
+                gen += 1
+                j = tstate[t, 3] - 1
+                if j < 0:
+                    continue
+                q = fill[j]
+                fill[j] = q + 1
+                p_m[q] = m
+                p_1[q] = p1
+                p_2[q] = p2
+                p_t1[q] = t1
+                p_t2[q] = ts[p2]
+        for j in range(n_cand):
+            t = cand[j]
+            tstate[t, 3] = 0
+            by1 = np.arange(bucket[j], bucket[j + 1])
+            by2 = by1[np.argsort(p_t2[by1], kind="mergesort")]
+            label[bucket[j]:bucket[j + 1]] = -1
+            nb = _sweep(p_t1, p_t2, p_m, by1, by2, window, k_min, True, counts, label,
+                        sc, ss, sp)
+            for bi in range(nb):
+                if n_alerts >= max_results:
+                    cut_results += 1
+                    continue
+                if n_alerts >= a_src.shape[0]:
+                    a_src = grow(a_src, n_alerts + 1)
+                    a_dst = grow(a_dst, n_alerts + 1)
+                    a_peak = grow(a_peak, n_alerts + 1)
+                    a_start = grow(a_start, n_alerts + 1)
+                    a_span = grow(a_span, n_alerts + 1)
+                    a_ptr = grow(a_ptr, a_src.shape[0] + 1)
+                a_src[n_alerts] = s
+                a_dst[n_alerts] = t
+                a_peak[n_alerts] = sc[bi]
+                a_start[n_alerts] = ss[bi]
+                a_span[n_alerts] = sp[bi]
+                for it in range(bucket[j], bucket[j + 1]):
+                    if label[it] == bi:
+                        if n_out >= o_1.shape[0]:
+                            o_1 = grow(o_1, n_out + 1)
+                            o_2 = grow(o_2, n_out + 1)
+                            o_m = grow(o_m, n_out + 1)
+                        o_1[n_out] = p_1[it]
+                        o_2[n_out] = p_2[it]
+                        o_m[n_out] = p_m[it]
+                        n_out += 1
+                n_alerts += 1
+                a_ptr[n_alerts] = n_out
     return (a_src[:n_alerts], a_dst[:n_alerts], a_peak[:n_alerts], a_start[:n_alerts],
             a_span[:n_alerts], a_ptr[:n_alerts + 1].copy(), o_1[:n_out], o_2[:n_out],
             o_m[:n_out], n_paths, cut_degree, cut_paths, cut_results)

@@ -147,7 +147,9 @@ def row_bursts(ptr, nbr, ts, window, min_count, distinct, max_results, n_nodes):
     (int64), ``min_span`` (shortest span of row positions inside the burst reaching
     ``min_count``), ``n_distinct`` (distinct counterparties in the burst), ``n_oneoff``
     (distinct counterparties the row never meets outside the burst), then ``n_cut`` (int).
-    O(E + N) time and memory.
+    O(E + N) time; scratch O(N) plus the longest row. Each row is first scanned for runs of
+    ``min_count`` consecutive transactions spanning <= W (one comparison per transaction);
+    only the part of the row from the first to the last such run is swept.
     """
     n = ptr.shape[0] - 1
     e = nbr.shape[0]
@@ -167,39 +169,60 @@ def row_bursts(ptr, nbr, ts, window, min_count, distinct, max_results, n_nodes):
     first = np.full(n_nodes, -1, np.int64)
     last = np.empty(n_nodes, np.int64)
     stamp = np.full(n_nodes, -1, np.int64)
-    label = np.full(e, -1, np.int64)
-    ident = np.arange(e)
-    s_count = np.empty(e, np.int64)
-    s_start = np.empty(e, np.int64)
-    s_span = np.empty(e, np.int64)
+    # per-row scratch sized by the longest row (not by E): it stays in cache
+    longest = 0
+    for a in range(n):
+        longest = max(longest, ptr[a + 1] - ptr[a])
+    ident = np.arange(longest)
+    label = np.empty(longest, np.int64)
+    s_count = np.empty(longest // min_count + 1, np.int64)
+    s_start = np.empty(longest // min_count + 1, np.int64)
+    s_span = np.empty(longest // min_count + 1, np.int64)
     nres = 0
     ncut = 0
     for a in range(n):
-        lo = ptr[a]
-        hi = ptr[a + 1]
-        if hi - lo < min_count:
+        row_lo = ptr[a]
+        row_hi = ptr[a + 1]
+        # Every transaction of a qualifying window lies in a run of min_count consecutive row
+        # transactions spanning <= W (the window holds such a run around it), so the sweep
+        # only needs positions [lo, hi) from the first to the last such run; a qualifying
+        # window's supersets qualify too, so maximality is unchanged. Most rows have none.
+        lo = -1
+        hi = -1
+        for i in range(row_lo, row_hi - min_count + 1):
+            if ts[i + min_count - 1] - ts[i] <= window:
+                if lo < 0:
+                    lo = i
+                hi = i + min_count
+        if lo < 0:
             continue
-        order = ident[lo:hi]
-        nb = _sweep(ts, ts, nbr, order, order, window, min_count, distinct, counts, label,
-                    s_count[lo:hi], s_start[lo:hi], s_span[lo:hi])
+        m = hi - lo
+        row_ts = ts[lo:hi]
+        order = ident[:m]
+        row_label = label[:m]
+        row_label[:] = -1
+        nb = _sweep(row_ts, row_ts, nbr[lo:hi], order, order, window, min_count, distinct,
+                    counts, row_label, s_count, s_start, s_span)
         if nb == 0:
             continue
-        for p in range(lo, hi):
+        for p in range(row_lo, row_hi):
             k = nbr[p]
             if first[k] < 0:
                 first[k] = p
             last[k] = p
-        p = lo
+        p = 0
         for b in range(nb):
-            while label[p] != b:
+            while row_label[p] != b:
                 p += 1
             blo = p
-            while p < hi and label[p] == b:
+            while p < m and row_label[p] == b:
                 p += 1
             bhi = p
             if nres >= cap:
                 ncut += 1
                 continue
+            blo += lo
+            bhi += lo
             nd = 0
             no = 0
             for q in range(blo, bhi):
@@ -212,14 +235,14 @@ def row_bursts(ptr, nbr, ts, window, min_count, distinct, max_results, n_nodes):
             b_node[nres] = a
             b_lo[nres] = blo
             b_hi[nres] = bhi
-            b_peak[nres] = s_count[lo + b]
-            b_start[nres] = s_start[lo + b]
-            b_span[nres] = s_span[lo + b]
+            b_peak[nres] = s_count[b]
+            b_start[nres] = s_start[b]
+            b_span[nres] = s_span[b]
             b_kspan[nres] = _min_span(ts, nbr, blo, bhi, min_count, distinct, counts)
             b_distinct[nres] = nd
             b_oneoff[nres] = no
             nres += 1
-        for p in range(lo, hi):
+        for p in range(row_lo, row_hi):
             first[nbr[p]] = -1
     return (b_node[:nres], b_lo[:nres], b_hi[:nres], b_peak[:nres], b_start[:nres],
             b_span[:nres], b_kspan[:nres], b_distinct[:nres], b_oneoff[:nres], ncut)

@@ -10,7 +10,12 @@ pays a, and a paid b nowhere outside the window) connect them and reach density
 in the window. Payroll (one payer), merchants (one payee, many payers) and fans cannot form a
 block; long-running relationships such as family transfers or regular customers are not novel.
 BIPARTITE asks two pairs per member by default (a standalone tree of one-off payments is too
-common by chance); STACK layers need one (the chaining is the evidence).
+common by chance), and admits a *sparse* block (one pair per member suffices) only when its
+transactions span at most ``sparse_span`` (1 day) and carry at least ``sparse_min_value_share``
+(0.6) of its accounts' money: 2 * block amount / (sources' total outgoing + sinks' total
+incoming amount in the dataset). STACK layers need one pair per member (the chaining is the
+evidence); consecutive layers are ordered by the shared accounts' payments only. Each block
+is reported with its pairs in its fullest window.
 
 A block that chains with another block (under the BIPARTITE section's parameters) is not
 reported as BIPARTITE: an analyst wants the layering scheme as one STACK case, not its layers
@@ -35,16 +40,16 @@ from __future__ import annotations
 
 import dataclasses
 import weakref
-from datetime import datetime, timezone
 
 import numpy as np
 
 from ..alerts import ROLE_CODE, AlertBatch, Detection, make_alerts
 from ..config import BipartiteConfig, StackConfig
 from ..graph import TemporalGraph
-from .._kernels.bipartite import bipartite_blocks, chain_layers, novel_pairs
+from ._common import ranges
+from .._kernels.bipartite import bipartite_blocks, chain_layers, drop_contained, novel_pairs
 
-__all__ = ["detect_bipartite", "detect_stack", "find_blocks"]
+__all__ = ["detect_bipartite", "detect_stack", "find_blocks", "bipartite_candidates"]
 
 #: evidence lists at most this many transactions per alert (alert_transactions has them all)
 EVIDENCE_TXNS = 200
@@ -97,12 +102,31 @@ def _novel_pairs(graph: TemporalGraph, window: int, max_degree: int,
     return per_graph[key]
 
 
+#: blocks per graph (BIPARTITE's sparse search and STACK share them when their rules agree)
+_BLOCKS: "weakref.WeakKeyDictionary[TemporalGraph, dict]" = weakref.WeakKeyDictionary()
+
+
 def find_blocks(graph: TemporalGraph, window: int, min_side: int = 2, min_member_degree: int = 1,
                 min_share: float = 0.5, min_density: float = 0.5, max_degree: int = 10_000,
                 max_results: int = 100_000, min_pair_amount: float = 0.0,
                 window_step: int = 1) -> Blocks:
     """Maximal blocks of novel pairs (kernel output plus counters). Units: window and
-    window_step (grid of window starts; 1 = every second) in seconds."""
+    window_step (grid of window starts; 1 = every second) in seconds. The result is cached
+    per graph (two parameter sets at most) and must not be modified."""
+    key = (int(window), int(min_side), int(min_member_degree), float(min_share),
+           float(min_density), int(max_degree), int(max_results), float(min_pair_amount),
+           int(window_step))
+    per_graph = _BLOCKS.setdefault(graph, {})
+    if key not in per_graph:
+        if len(per_graph) >= 2:
+            per_graph.pop(next(iter(per_graph)))
+        per_graph[key] = _find_blocks(graph, *key)
+    return per_graph[key]
+
+
+def _find_blocks(graph: TemporalGraph, window: int, min_side: int, min_member_degree: int,
+                 min_share: float, min_density: float, max_degree: int, max_results: int,
+                 min_pair_amount: float, window_step: int) -> Blocks:
     if window_step < 1:
         raise ValueError("window_step >= 1 second")
     if min_side < 1 or min_member_degree < 1 or not 0.0 < min_density <= 1.0 \
@@ -126,131 +150,290 @@ def find_blocks(graph: TemporalGraph, window: int, min_side: int = 2, min_member
 
 
 def _chains(blocks: Blocks, n_nodes: int, window: int, min_side: int, min_overlap: float,
-            min_layers: int, max_results: int) -> tuple[list[np.ndarray], int]:
+            min_layers: int, max_results: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """STACK paths as CSR ``(stack_ptr, stack_blocks)`` over block indices, and starts cut."""
     if min_layers < 2:
         raise ValueError("a stack has min_layers >= 2")
     ptr, layers, cut = chain_layers(blocks.block_ptr, blocks.block_pairs, blocks.pa, blocks.pb,
                                     blocks.pf, blocks.pl, np.int64(n_nodes), np.int64(window),
                                     np.int64(min_side), np.float64(min_overlap),
                                     np.int64(min_layers), np.int64(max_results))
-    return [layers[ptr[i]:ptr[i + 1]] for i in range(ptr.shape[0] - 1)], int(cut)
+    return ptr, layers, int(cut)
 
 
-def _iso(seconds) -> str:
-    return datetime.fromtimestamp(int(seconds), tz=timezone.utc).isoformat().replace("+00:00", "Z")
+def _group_ptr(labels: np.ndarray, n: int) -> np.ndarray:
+    """CSR pointers of sorted group labels in ``[0, n)``."""
+    return np.searchsorted(labels, np.arange(n + 1, dtype=np.int64)).astype(np.int64)
+
+
+def _distinct(labels: np.ndarray, accounts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray,
+                                                                          np.ndarray]:
+    """Distinct accounts per label (labels in ``[0, n)``): ``(ptr, accounts sorted per label,
+    index of one occurrence of each)``. One sort of packed int64 keys, O(K log K)."""
+    key = (labels.astype(np.int64) << 32) | accounts.astype(np.int64)
+    uniq, first = np.unique(key, return_index=True)
+    return _group_ptr(uniq >> 32, n), (uniq & 0xFFFFFFFF).astype(np.int32), first
+
+
+@dataclasses.dataclass
+class _Layers:
+    """Blocks ``block[l]`` seen as layers ``l = 0..L-1``: pairs, distinct sides and sorted
+    transactions per layer, as CSR arrays (all vectorised: no loop over layers)."""
+    block: np.ndarray
+    n_pairs: np.ndarray
+    a_ptr: np.ndarray
+    a_acc: np.ndarray
+    b_ptr: np.ndarray
+    b_acc: np.ndarray
+    edge_ptr: np.ndarray
+    edges: np.ndarray
+
+
+def _layers(blocks: Blocks, block: np.ndarray) -> _Layers:
+    block = np.asarray(block, np.int64)
+    n = block.shape[0]
+    first = blocks.block_ptr[block]
+    n_pairs = blocks.block_ptr[block + 1] - first
+    pairs = blocks.block_pairs[ranges(first, first + n_pairs)[1]]
+    layer_of_pair = np.repeat(np.arange(n, dtype=np.int64), n_pairs)
+    a_ptr, a_acc, _ = _distinct(layer_of_pair, blocks.pa[pairs], n)
+    b_ptr, b_acc, _ = _distinct(layer_of_pair, blocks.pb[pairs], n)
+    e_first = blocks.pedge_ptr[pairs]
+    e_len = blocks.pedge_ptr[pairs + 1] - e_first
+    edges = blocks.pedge[ranges(e_first, e_first + e_len)[1]]
+    layer_of_edge = np.repeat(layer_of_pair, e_len)
+    edges = edges[np.lexsort((edges, layer_of_edge))]
+    edge_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(layer_of_edge, minlength=n), out=edge_ptr[1:])
+    return _Layers(block, n_pairs, a_ptr, a_acc, b_ptr, b_acc, edge_ptr, edges)
+
+
+def _quiet_parts(graph: TemporalGraph, lay: _Layers) -> tuple[np.ndarray, np.ndarray]:
+    """Per layer: transactions in the layer and the activity of its accounts (sources'
+    outgoing plus sinks' incoming transactions over the whole graph), int64."""
+    n = lay.block.shape[0]
+    out_deg = np.diff(graph.out_ptr)
+    in_deg = np.diff(graph.in_ptr)
+    activity = np.zeros(n, np.int64)
+    np.add.at(activity, np.repeat(np.arange(n), np.diff(lay.a_ptr)), out_deg[lay.a_acc])
+    np.add.at(activity, np.repeat(np.arange(n), np.diff(lay.b_ptr)), in_deg[lay.b_acc])
+    return np.diff(lay.edge_ptr), activity
+
+
+def _sparse_blocks(graph: TemporalGraph, blocks: Blocks, max_span: int,
+                   min_value_share: float) -> np.ndarray:
+    """Indices of the blocks whose transactions span at most ``max_span`` seconds and carry
+    at least ``min_value_share`` of their accounts' money: 2 * block amount / (sources' total
+    outgoing + sinks' total incoming amount over the whole graph). O(E + block sizes)."""
+    k = len(blocks)
+    if k == 0:
+        return np.zeros(0, np.int64)
+    lay = _layers(blocks, np.arange(k))
+    starts = lay.edge_ptr[:-1]
+    times = graph.ts[lay.edges]
+    span = np.maximum.reduceat(times, starts) - np.minimum.reduceat(times, starts)
+    sent = np.bincount(graph.src, weights=graph.amt, minlength=graph.n_nodes)
+    received = np.bincount(graph.dst, weights=graph.amt, minlength=graph.n_nodes)
+    flows = (np.add.reduceat(sent[lay.a_acc], lay.a_ptr[:-1])
+             + np.add.reduceat(received[lay.b_acc], lay.b_ptr[:-1]))
+    moved = 2.0 * np.add.reduceat(graph.amt[lay.edges], starts)
+    return np.flatnonzero((span <= max_span) & (moved >= min_value_share * flows))
+
+
+def _merge(dense: Blocks, loose: Blocks, extra: np.ndarray, n_nodes: int) -> Blocks:
+    """``dense``'s blocks plus ``loose``'s blocks ``extra`` (same novel pairs), without
+    repeats or blocks contained in another (``drop_contained``; dense first on ties)."""
+    if dense.pa is not loose.pa and not (np.array_equal(dense.pa, loose.pa)
+                                         and np.array_equal(dense.pb, loose.pb)):
+        raise ValueError("blocks over different novel pairs cannot be merged")
+    first = loose.block_ptr[extra]
+    lengths = loose.block_ptr[extra + 1] - first
+    ptr = np.concatenate([dense.block_ptr, dense.block_ptr[-1] + np.cumsum(lengths)])
+    pairs = np.concatenate([dense.block_pairs, loose.block_pairs[ranges(first, first + lengths)[1]]])
+    t0 = np.concatenate([dense.block_t0, loose.block_t0[extra]])
+    block_ptr, block_pairs, block_t0 = drop_contained(ptr.astype(np.int64), pairs, t0,
+                                                      dense.pa, dense.pb, np.int64(n_nodes))
+    return dataclasses.replace(dense, block_ptr=block_ptr, block_pairs=block_pairs,
+                               block_t0=block_t0, stats=dict(dense.stats))
 
 
 def _ids(graph: TemporalGraph, accounts: np.ndarray) -> list[str]:
     return graph.account_id_of(accounts).to_list()
 
 
-def _emit(graph: TemporalGraph, blocks: Blocks, groups: list[np.ndarray], typology: str,
-          window: int, params: dict) -> AlertBatch:
-    """One alert per group of blocks (a group is the layers of a stack, or one block)."""
-    out_deg = np.diff(graph.out_ptr)
-    in_deg = np.diff(graph.in_ptr)
-    scores, mem_ptr, mem_acc, mem_role, txn_ptr, txn_edge, txn_step, evidence = \
-        [], [0], [], [], [0], [], [], []
-    stack = typology == "STACK"
-    for group in groups:
-        n_layers = len(group)
-        sides = [blocks.sides(k) for k in group]
-        layer_edges = [blocks.edges(k) for k in group]
-        edges = np.concatenate(layer_edges)
-        steps = np.concatenate([np.full(e.shape[0], i, np.int32)
-                                for i, e in enumerate(layer_edges)])
-        order = np.lexsort((edges, steps)) if stack else np.argsort(edges, kind="stable")
-        edges, steps = edges[order], steps[order]
-        amounts = graph.amt[edges]
-        times = graph.ts[edges]
-        n_pairs = [blocks.pairs(k).shape[0] for k in group]
-        densities = [n_pairs[i] / (sides[i][0].shape[0] * sides[i][1].shape[0])
-                     for i in range(n_layers)]
-        activity = sum(int(out_deg[a].sum()) + int(in_deg[b].sum()) for a, b in sides)
-        span = float(times.max() - times.min())
-        mean = float(amounts.mean())
-        cv = float(amounts.std() / mean) if mean > 0 else 0.0
-        parts = {
-            "density": float(np.mean(densities)),
-            "size": sum(n_pairs) / (sum(n_pairs) + 4.0),
-            "speed": float(np.clip(1.0 - span / max(float(window) * n_layers, 1.0), 0.0, 1.0)),
-            "quiet": min(1.0, 2.0 * edges.shape[0] / max(activity, 1)),
-            "similarity": 1.0 / (1.0 + cv),
-        }
-        if stack:
-            parts["layers"] = (n_layers - 1) / n_layers
-            score = 0.15 * (parts["density"] + parts["size"] + parts["speed"] + parts["layers"]
-                            + parts["similarity"]) + 0.25 * parts["quiet"]
-        else:
-            score = (0.2 * parts["density"] + 0.2 * parts["size"] + 0.2 * parts["speed"]
-                     + 0.25 * parts["quiet"] + 0.15 * parts["similarity"])
-        scores.append(score)
-        # members: first layer's sources, last layer's sinks, everyone else intermediary
-        first_src = sides[0][0]
-        last_snk = sides[-1][1]
-        everyone = np.unique(np.concatenate([np.concatenate(s) for s in sides]))
-        for acc in everyone:
-            if acc in first_src:
-                role = "source"
-            elif acc in last_snk:
-                role = "sink"
-            else:
-                role = "intermediary"
-            mem_acc.append(int(acc))
-            mem_role.append(ROLE_CODE[role])
-        mem_ptr.append(len(mem_acc))
-        txn_edge.append(edges)
-        txn_step.append(steps if stack else np.arange(edges.shape[0], dtype=np.int32))
-        txn_ptr.append(txn_ptr[-1] + edges.shape[0])
-        layers_ev = []
-        for i, k in enumerate(group):
-            t0 = int(blocks.block_t0[k])
-            layers_ev.append({
-                "sources": _ids(graph, sides[i][0]), "sinks": _ids(graph, sides[i][1]),
-                "pairs": n_pairs[i], "density": densities[i],
-                "window_start": _iso(t0), "window_end": _iso(t0 + window),
-                "first": _iso(graph.ts[layer_edges[i]].min()),
-                "last": _iso(graph.ts[layer_edges[i]].max()),
-                "amount": float(graph.amt[layer_edges[i]].sum()),
-            })
-        shown = edges[:EVIDENCE_TXNS]
-        ev = {"layers": layers_ev, "n_layers": n_layers, "score_parts": parts,
-              "amount_cv": cv, "span_seconds": span,
-              "transactions": [
-                  {"txn_id": int(graph.txn_id[e]), "src": s, "dst": d, "ts": _iso(graph.ts[e]),
-                   "amount": float(graph.amt[e])}
-                  for e, s, d in zip(shown, _ids(graph, graph.src[shown]),
-                                     _ids(graph, graph.dst[shown]))],
-              "transactions_shown": int(shown.shape[0]),
-              "transactions_total": int(edges.shape[0])}
-        evidence.append(ev)
-    if not groups:
+def _iso_all(seconds: np.ndarray) -> list[str]:
+    """ISO 8601 UTC strings ("2025-04-27T16:10:14Z") of int64 seconds, vectorised."""
+    text = np.datetime_as_string(np.asarray(seconds, np.int64).astype("datetime64[s]"),
+                                 unit="s")
+    return [t + "Z" for t in text.tolist()]
+
+
+def _split(values: list, ptr: np.ndarray) -> list[list]:
+    bounds = ptr.tolist()
+    return [values[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]
+
+
+def _emit(graph: TemporalGraph, blocks: Blocks, group_ptr: np.ndarray, group_blocks: np.ndarray,
+          typology: str, window: int, params: dict) -> AlertBatch:
+    """One alert per group of blocks (CSR ``group_ptr`` over ``group_blocks``: the layers of a
+    stack in order, or one block). Scores, members and evidence are computed for all groups
+    at once with array operations, O((L + T) log (L + T)) for L layers and T transactions;
+    only the evidence dictionaries are assembled per alert."""
+    n_groups = group_ptr.shape[0] - 1
+    if n_groups == 0:
         return make_alerts(graph, typology, np.zeros(0), [0], [], [], [0], [], params=params)
-    return make_alerts(graph, typology, np.array(scores), np.array(mem_ptr), np.array(mem_acc),
-                       np.array(mem_role), np.array(txn_ptr), np.concatenate(txn_edge),
-                       np.concatenate(txn_step), evidence=evidence, params=params)
+    stack = typology == "STACK"
+    lay = _layers(blocks, group_blocks)
+    n_lay = lay.block.shape[0]
+    layers_in = np.diff(group_ptr)
+    group_of_layer = np.repeat(np.arange(n_groups, dtype=np.int64), layers_in)
+    step_of_layer = np.arange(n_lay, dtype=np.int64) - np.repeat(group_ptr[:-1], layers_in)
+    # transactions: each group's layers are contiguous, each layer's edges sorted, so the
+    # group's edges are in (layer, edge index) order
+    edges = lay.edges
+    edges_in_layer = np.diff(lay.edge_ptr)
+    txn_ptr = lay.edge_ptr[group_ptr]
+    n_tx = np.diff(txn_ptr)
+    g_starts = txn_ptr[:-1]
+    pos = np.arange(edges.shape[0], dtype=np.int64) - np.repeat(g_starts, n_tx)
+    steps = (np.repeat(step_of_layer, edges_in_layer) if stack else pos).astype(np.int32)
+    times = graph.ts[edges]
+    amounts = graph.amt[edges]
+    span = (np.maximum.reduceat(times, g_starts)
+            - np.minimum.reduceat(times, g_starts)).astype(np.float64)
+    mean = np.add.reduceat(amounts, g_starts) / n_tx
+    dev = amounts - np.repeat(mean, n_tx)
+    std = np.sqrt(np.add.reduceat(dev * dev, g_starts) / n_tx)
+    cv = np.where(mean > 0, std / np.where(mean > 0, mean, 1.0), 0.0)
+    n_a = np.diff(lay.a_ptr)
+    n_b = np.diff(lay.b_ptr)
+    density = lay.n_pairs / (n_a * n_b)
+    layer_tx, layer_activity = _quiet_parts(graph, lay)
+    activity = np.add.reduceat(layer_activity, group_ptr[:-1])
+    pairs_total = np.add.reduceat(lay.n_pairs, group_ptr[:-1])
+    parts = {
+        "density": np.add.reduceat(density, group_ptr[:-1]) / layers_in,
+        "size": pairs_total / (pairs_total + 4.0),
+        "speed": np.clip(1.0 - span / np.maximum(float(window) * layers_in, 1.0), 0.0, 1.0),
+        "quiet": np.minimum(1.0, 2.0 * n_tx / np.maximum(activity, 1)),
+        "similarity": 1.0 / (1.0 + cv),
+    }
+    if stack:
+        parts["layers"] = (layers_in - 1) / layers_in
+        score = 0.15 * (parts["density"] + parts["size"] + parts["speed"] + parts["layers"]
+                        + parts["similarity"]) + 0.25 * parts["quiet"]
+    else:
+        score = (0.2 * parts["density"] + 0.2 * parts["size"] + 0.2 * parts["speed"]
+                 + 0.25 * parts["quiet"] + 0.15 * parts["similarity"])
+    # members: first layer's sources, last layer's sinks, everyone else intermediary
+    first_layer = group_ptr[:-1]
+    last_layer = group_ptr[1:] - 1
+    a_layer = np.repeat(np.arange(n_lay), n_a)
+    b_layer = np.repeat(np.arange(n_lay), n_b)
+    side_group = np.concatenate([group_of_layer[a_layer], group_of_layer[b_layer]])
+    side_acc = np.concatenate([lay.a_acc, lay.b_acc])
+    is_source = np.concatenate([a_layer == first_layer[group_of_layer[a_layer]],
+                                np.zeros(b_layer.shape[0], np.bool_)])
+    is_sink = np.concatenate([np.zeros(a_layer.shape[0], np.bool_),
+                              b_layer == last_layer[group_of_layer[b_layer]]])
+    key = (side_group << 32) | side_acc.astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    head = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+    any_source = np.maximum.reduceat(is_source[order], head)
+    any_sink = np.maximum.reduceat(is_sink[order], head)
+    mem_acc = (key[head] & 0xFFFFFFFF).astype(np.int32)
+    mem_role = np.where(any_source, ROLE_CODE["source"],
+                        np.where(any_sink, ROLE_CODE["sink"], ROLE_CODE["intermediary"]))
+    mem_ptr = _group_ptr(key[head] >> 32, n_groups)
+    # evidence: every per-layer and per-transaction value converted to Python lists once
+    l_starts = lay.edge_ptr[:-1]
+    l_times = graph.ts[edges]
+    t0 = blocks.block_t0[lay.block]
+    layer_rows = zip(
+        _split(_ids(graph, lay.a_acc), lay.a_ptr), _split(_ids(graph, lay.b_acc), lay.b_ptr),
+        lay.n_pairs.tolist(), density.tolist(), _iso_all(t0), _iso_all(t0 + window),
+        _iso_all(np.minimum.reduceat(l_times, l_starts)),
+        _iso_all(np.maximum.reduceat(l_times, l_starts)),
+        np.add.reduceat(amounts, l_starts).tolist())
+    layers_ev = [{"sources": a, "sinks": b, "pairs": p, "density": d, "window_start": ws,
+                  "window_end": we, "first": f, "last": la, "amount": am}
+                 for a, b, p, d, ws, we, f, la, am in layer_rows]
+    shown = pos < EVIDENCE_TXNS
+    shown_edges = edges[shown]
+    shown_ptr = np.concatenate([[0], np.cumsum(np.minimum(n_tx, EVIDENCE_TXNS))])
+    txn_rows = [{"txn_id": t, "src": s, "dst": d, "ts": w, "amount": a}
+                for t, s, d, w, a in zip(graph.txn_id[shown_edges].tolist(),
+                                         _ids(graph, graph.src[shown_edges]),
+                                         _ids(graph, graph.dst[shown_edges]),
+                                         _iso_all(graph.ts[shown_edges]),
+                                         graph.amt[shown_edges].tolist())]
+    part_lists = {name: v.tolist() for name, v in parts.items()}
+    part_names = list(parts)
+    group_layers = _split(layers_ev, group_ptr)
+    group_txns = _split(txn_rows, shown_ptr)
+    evidence = [{"layers": group_layers[i], "n_layers": n_l,
+                 "score_parts": {name: part_lists[name][i] for name in part_names},
+                 "amount_cv": c, "span_seconds": sp, "transactions": group_txns[i],
+                 "transactions_shown": len(group_txns[i]), "transactions_total": n_t}
+                for i, (n_l, c, sp, n_t) in enumerate(zip(layers_in.tolist(), cv.tolist(),
+                                                         span.tolist(), n_tx.tolist()))]
+    return make_alerts(graph, typology, score, mem_ptr, mem_acc, mem_role, txn_ptr, edges,
+                       steps, evidence=evidence, params=params)
+
+
+def bipartite_candidates(graph: TemporalGraph, cfg: BipartiteConfig) -> tuple[Blocks, dict]:
+    """BIPARTITE's blocks (dense, plus the sparse ones admitted: see ``detect_bipartite``)
+    and the kernel counters summed over the searches."""
+    blocks = find_blocks(graph, cfg.window, cfg.min_side, cfg.min_member_degree, cfg.min_share,
+                         cfg.min_density, cfg.max_degree, cfg.max_results, cfg.min_pair_amount,
+                         cfg.window_step)
+    st = dict(blocks.stats)
+    st["sparse_blocks"] = 0
+    if cfg.sparse_span > 0 and cfg.min_member_degree > 1:
+        loose = find_blocks(graph, cfg.window, cfg.min_side, 1, cfg.min_share,
+                            cfg.min_density, cfg.max_degree, cfg.max_results,
+                            cfg.min_pair_amount, cfg.window_step)
+        extra = _sparse_blocks(graph, loose, cfg.sparse_span, cfg.sparse_min_value_share)
+        blocks = _merge(blocks, loose, extra, graph.n_nodes)
+        for name in ("windows", "examined_pairs", "emitted", "candidates", "reductions",
+                     "results_cut"):
+            st[name] += loose.stats[name]
+        st["sparse_blocks"] = int(extra.shape[0])
+        st["blocks"] = len(blocks)
+    return blocks, st
 
 
 def detect_bipartite(graph: TemporalGraph, cfg: BipartiteConfig) -> Detection:
     """BIPARTITE alerts: maximal dense blocks A -> B of novel pairs that are not STACK layers.
 
+    Blocks: every member has ``>= max(min_member_degree, min_share * c)`` pairs; and, when
+    ``sparse_span > 0``, also the *sparse* blocks found with one pair per member whose
+    transactions span at most ``sparse_span`` seconds and carry at least
+    ``sparse_min_value_share`` of their accounts' money (2 * block amount / (sources' total
+    outgoing + sinks' total incoming amount in the graph)): a tree-shaped block is evidence
+    only when it is fast and is most of what its accounts move. Blocks contained in another
+    are dropped.
     Roles: A ``source``, B ``sink``. Score: see the module doc. Work: see
-    finflow/_kernels/bipartite.py (O(E log E) grouping plus output-sensitive window sweep).
+    finflow/_kernels/bipartite.py (O(E log E) grouping plus output-sensitive window sweep,
+    twice when sparse blocks are looked for).
     stats: ``candidates`` (components examined), ``budget_cut`` (hubs skipped + windows left
     + windows/components/blocks left out at ``max_results`` + stack start blocks left
     unexplored) and kernel counters (``windows`` grid windows examined, ``examined_pairs``
-    pairs searched summed over windows, ``emitted`` blocks before deduplication).
+    pairs searched summed over windows, ``emitted`` blocks before deduplication);
+    ``sparse_blocks`` sparse blocks admitted (before dropping contained blocks).
     """
-    blocks = find_blocks(graph, cfg.window, cfg.min_side, cfg.min_member_degree, cfg.min_share,
-                         cfg.min_density, cfg.max_degree, cfg.max_results, cfg.min_pair_amount,
-                         cfg.window_step)
-    chains, starts_cut = _chains(blocks, graph.n_nodes, cfg.window, cfg.min_side,
-                                 cfg.min_overlap, cfg.min_layers, cfg.max_results)
-    in_stack = set(int(k) for c in chains for k in c)
-    groups = [np.array([k]) for k in range(len(blocks)) if k not in in_stack]
-    alerts = _emit(graph, blocks, groups, "BIPARTITE", cfg.window, dataclasses.asdict(cfg))
-    st = blocks.stats
-    stats = {**st, "stack_layers": len(in_stack), "stack_starts_cut": starts_cut,
+    blocks, st = bipartite_candidates(graph, cfg)
+    stack_ptr, stack_blocks, starts_cut = _chains(blocks, graph.n_nodes, cfg.window,
+                                                  cfg.min_side, cfg.min_overlap,
+                                                  cfg.min_layers, cfg.max_results)
+    alone = np.ones(len(blocks), np.bool_)
+    alone[stack_blocks] = False
+    singles = np.flatnonzero(alone)
+    alerts = _emit(graph, blocks, np.arange(singles.shape[0] + 1, dtype=np.int64), singles,
+                   "BIPARTITE", cfg.window, dataclasses.asdict(cfg))
+    stats = {**st, "stack_layers": int(len(blocks) - singles.shape[0]),
+             "stack_starts_cut": starts_cut,
              "budget_cut": st["hubs_skipped"] + st["results_cut"] + starts_cut}
     return Detection(alerts, stats)
 
@@ -265,11 +448,13 @@ def detect_stack(graph: TemporalGraph, cfg: StackConfig) -> Detection:
     blocks = find_blocks(graph, cfg.window, cfg.min_side, cfg.min_member_degree, cfg.min_share,
                          cfg.min_density, cfg.max_degree, cfg.max_results, cfg.min_pair_amount,
                          cfg.window_step)
-    chains, starts_cut = _chains(blocks, graph.n_nodes, cfg.window, cfg.min_side,
-                                 cfg.min_overlap, cfg.min_layers, cfg.max_results)
-    alerts = _emit(graph, blocks, chains, "STACK", cfg.window, dataclasses.asdict(cfg))
+    stack_ptr, stack_blocks, starts_cut = _chains(blocks, graph.n_nodes, cfg.window,
+                                                  cfg.min_side, cfg.min_overlap,
+                                                  cfg.min_layers, cfg.max_results)
+    alerts = _emit(graph, blocks, stack_ptr, stack_blocks, "STACK", cfg.window,
+                   dataclasses.asdict(cfg))
     st = blocks.stats
-    stats = {**st, "candidates": len(blocks), "stacks": len(chains),
+    stats = {**st, "candidates": len(blocks), "stacks": int(stack_ptr.shape[0] - 1),
              "stack_starts_cut": starts_cut,
              "budget_cut": st["hubs_skipped"] + st["results_cut"] + starts_cut}
     return Detection(alerts, stats)

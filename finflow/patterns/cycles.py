@@ -51,7 +51,7 @@ from ..alerts import ROLE_CODE, Detection, make_alerts
 from ..config import CycleConfig
 from ..errors import ConfigError
 from ..graph import TemporalGraph
-from ._common import account_volume, speed_score
+from ._common import account_volume, segment_median, speed_score
 
 __all__ = ["detect_cycles", "enumerate_cycles", "cycle_scores"]
 
@@ -134,7 +134,7 @@ def cycle_scores(graph: TemporalGraph, cycle_ptr: np.ndarray, cycle_edges: np.nd
     moved = a + a[into]
     account_share = np.clip(np.divide(moved, volume, out=np.ones_like(a), where=volume > 0),
                             0.0, 1.0)
-    activity_share = _segment_median(account_share, cycle_ptr)
+    activity_share = segment_median(account_share, cycle_ptr)
     speed = speed_score(hop_dwell, window)
     score = (W_RETENTION * retention + W_SPEED * speed + W_SHARE * activity_share
              + W_LENGTH * (length >= 3))
@@ -142,14 +142,6 @@ def cycle_scores(graph: TemporalGraph, cycle_ptr: np.ndarray, cycle_edges: np.nd
                 value_kept_ratio=kept, min_hop_ratio=min_hop, speed=speed,
                 activity_share=activity_share, score=np.clip(score, 0.0, 1.0),
                 account_share=account_share)
-
-
-def _segment_median(x: np.ndarray, ptr: np.ndarray) -> np.ndarray:
-    """Median of each CSR segment of ``x`` (segments non-empty). O(T log T)."""
-    seg = np.repeat(np.arange(ptr.shape[0] - 1), np.diff(ptr))
-    xs = x[np.lexsort((x, seg))]
-    n = np.diff(ptr)
-    return 0.5 * (xs[ptr[:-1] + (n - 1) // 2] + xs[ptr[:-1] + n // 2])
 
 
 def _episodes(graph: TemporalGraph, cycle_ptr: np.ndarray, cycle_edges: np.ndarray,

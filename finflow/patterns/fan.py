@@ -11,9 +11,8 @@ one two-pointer pass per row, O(E + N).
 
 Roles: the account is ``hub``; counterparties are ``sink`` (FAN_OUT) or ``source`` (FAN_IN).
 
-The module also holds the CSR and evidence helpers the scatter-gather and structuring
-detectors share (relationship novelty, pair counts); an account's volume in a time range is
-``_common.account_volume``.
+The CSR and relationship helpers it shares with the scatter-gather and structuring
+detectors live in ``finflow.patterns._common``.
 """
 from __future__ import annotations
 
@@ -22,16 +21,13 @@ import dataclasses
 import numpy as np
 
 from .._kernels.windows import row_bursts
-from ..alerts import ROLE_CODE, Detection, make_alerts
+from ..alerts import Detection, make_alerts
 from ..config import FanConfig
 from ..graph import TemporalGraph
-from ._common import persistence, speed_score
+from ._common import (EVIDENCE_LIMIT, group_unique, members_csr, owner_of, persistence, ranges,
+                      speed_score)
 
 __all__ = ["detect_fan_out", "detect_fan_in"]
-
-#: evidence lists (transactions, counterparties) are cut at this length; the alert's
-#: transaction and account tables always hold everything
-EVIDENCE_LIMIT = 500
 
 
 def detect_fan_out(graph: TemporalGraph, cfg: FanConfig) -> Detection:
@@ -42,97 +38,6 @@ def detect_fan_out(graph: TemporalGraph, cfg: FanConfig) -> Detection:
 def detect_fan_in(graph: TemporalGraph, cfg: FanConfig) -> Detection:
     """FAN_IN alerts, one per burst of an account's incoming payments. See :func:`_detect_fan`."""
     return _detect_fan(graph, cfg, outgoing=False)
-
-
-def ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """CSR of the concatenated integer ranges [lo_i, hi_i): (ptr int64[A+1], values int64)."""
-    lo = np.asarray(lo, np.int64)
-    n = np.asarray(hi, np.int64) - lo
-    ptr = np.zeros(lo.shape[0] + 1, np.int64)
-    np.cumsum(n, out=ptr[1:])
-    vals = np.arange(ptr[-1], dtype=np.int64) - np.repeat(ptr[:-1] - lo, n)
-    return ptr, vals
-
-
-def group_unique(group: np.ndarray, values: np.ndarray, n_groups: int):
-    """Distinct values per group, sorted: (ptr int64[n_groups+1], values)."""
-    if values.shape[0] == 0:
-        return np.zeros(n_groups + 1, np.int64), values
-    key = np.unique(np.stack([np.asarray(group, np.int64), np.asarray(values, np.int64)], 1), axis=0)
-    ptr = np.zeros(n_groups + 1, np.int64)
-    np.cumsum(np.bincount(key[:, 0], minlength=n_groups), out=ptr[1:])
-    return ptr, key[:, 1]
-
-
-def csr_take(ptr: np.ndarray, rows: np.ndarray, *values: np.ndarray):
-    """Rows ``rows`` (increasing) of a CSR: (new ptr int64[len(rows)+1], [values...])."""
-    rows = np.asarray(rows, np.int64)
-    new_ptr, pos = ranges(ptr[rows], ptr[rows + 1])
-    return new_ptr, [v[pos] for v in values]
-
-
-def members_csr(first: np.ndarray, first_role: str, rest_ptr: np.ndarray, rest: np.ndarray,
-                rest_role: str):
-    """Member CSR: one ``first`` account per alert, then its ``rest`` accounts."""
-    a = first.shape[0]
-    n_rest = np.diff(rest_ptr)
-    ptr = np.zeros(a + 1, np.int64)
-    np.cumsum(n_rest + 1, out=ptr[1:])
-    acc = np.empty(ptr[-1], np.int32)
-    role = np.full(ptr[-1], ROLE_CODE[rest_role], np.int8)
-    acc[ptr[:-1]] = first
-    role[ptr[:-1]] = ROLE_CODE[first_role]
-    mask = np.ones(ptr[-1], bool)
-    mask[ptr[:-1]] = False
-    acc[mask] = rest
-    return ptr, acc, role
-
-
-def pair_key(graph: TemporalGraph, src, dst) -> np.ndarray:
-    """int64 key of the ordered account pair (src, dst): ``src * n_nodes + dst``."""
-    return np.asarray(src, np.int64) * max(graph.n_nodes, 1) + np.asarray(dst, np.int64)
-
-
-def pair_counts(graph: TemporalGraph, keys: np.ndarray) -> np.ndarray:
-    """How many transactions each ordered pair ``keys[i]`` (see :func:`pair_key`) has in the
-    whole dataset, int64[Q]. One pass over the edges, then a binary search into the Q distinct
-    queried keys for the edges of queried senders: O(E + E' log Q + Q log Q), E' <= E."""
-    keys = np.asarray(keys, np.int64)
-    if keys.shape[0] == 0 or graph.n_edges == 0:
-        return np.zeros(keys.shape[0], np.int64)
-    q = np.unique(keys)
-    # only edges whose sender starts a queried pair need the search
-    sender = np.zeros(max(graph.n_nodes, 1), bool)
-    sender[q // max(graph.n_nodes, 1)] = True
-    cand = np.flatnonzero(sender[graph.src])
-    every = pair_key(graph, graph.src[cand], graph.dst[cand])
-    pos = np.minimum(np.searchsorted(q, every), q.shape[0] - 1)
-    hit = q[pos] == every
-    counts = np.bincount(pos[hit], minlength=q.shape[0])
-    return counts[np.searchsorted(q, keys)].astype(np.int64)
-
-
-def relationship_novelty(graph: TemporalGraph, group: np.ndarray, edges: np.ndarray,
-                         n_groups: int) -> np.ndarray:
-    """Per group (alert), the share of its distinct relationships (ordered account pairs of
-    ``edges``, each edge listed once per group) that have no transaction outside the group.
-
-    A pair that also pays at other times (a monthly salary, a weekly deposit, a regular
-    supplier) is an existing relationship; a pattern built from pairs that exist only inside
-    it is made of new ties. float64[n_groups] in [0, 1]; O(E + T log T) for T edges.
-    """
-    group = np.asarray(group, np.int64)
-    edges = np.asarray(edges, np.int64)
-    out = np.zeros(n_groups)
-    if edges.shape[0] == 0:
-        return out
-    gk = np.stack([group, pair_key(graph, graph.src[edges], graph.dst[edges])], 1)
-    uniq, inside = np.unique(gk, axis=0, return_counts=True)
-    new = (inside == pair_counts(graph, uniq[:, 1])).astype(np.float64)
-    n_pairs = np.bincount(uniq[:, 0], minlength=n_groups).astype(np.float64)
-    n_new = np.bincount(uniq[:, 0], weights=new, minlength=n_groups)
-    np.divide(n_new, n_pairs, out=out, where=n_pairs > 0)
-    return out
 
 
 def card_code(graph: TemporalGraph) -> int:
@@ -203,38 +108,47 @@ def _detect_fan(graph: TemporalGraph, cfg: FanConfig, outgoing: bool) -> Detecti
              * burstiness * persist * (1.0 - card_share))
 
     txn_ptr, pos = ranges(lo, hi)
-    alert_of = np.repeat(np.arange(a), n_tx)
-    cp_ptr, cps = group_unique(alert_of, nbr[pos], a)
+    cp_ptr, cps = group_unique(owner_of(txn_ptr), nbr[pos], a)
     member_ptr, member_acc, member_role = members_csr(
         node, "hub", cp_ptr, cps, "sink" if outgoing else "source")
     edges = eid[pos]
-    ids = graph.txn_id
+    # evidence values as Python scalars and numpy slices (turned into JSON lists whole)
     hub_ids = graph.account_id_of(node).to_list()
-    cp_ids = graph.account_id_of(cps).to_list()
+    cp_ids = graph.account_id_of(cps).to_numpy()
+    row_txn = graph.txn_id[eid]
+    direction = "out" if outgoing else "in"
+    thresholds = {"window": w, "min_degree": k}
+    lo_l, hi_l, cp_lo, cp_hi = lo.tolist(), hi.tolist(), cp_ptr[:-1].tolist(), cp_ptr[1:].tolist()
+    t_lo, t_hi = ts[lo].tolist(), ts[hi - 1].tolist()
+    p_start, p_end = peak_start.tolist(), (peak_start + peak_span).tolist()
+    peak_l, nd_l, no_l, ms_l, ntx_l = (x.tolist() for x in (peak, n_distinct, n_oneoff,
+                                                             min_span, n_tx))
+    total_l, cv_l, card_l, burst_l, persist_l = (
+        x.tolist() for x in (total, cv, card_share, burstiness, persist))
     evidence = []
     for i in range(a):
-        sl = slice(int(lo[i]), int(min(hi[i], lo[i] + EVIDENCE_LIMIT)))
+        sl = slice(lo_l[i], min(hi_l[i], lo_l[i] + EVIDENCE_LIMIT))
         evidence.append({
             "hub": hub_ids[i],
-            "direction": "out" if outgoing else "in",
-            "counterparties": cp_ids[cp_ptr[i]:min(cp_ptr[i + 1], cp_ptr[i] + EVIDENCE_LIMIT)],
-            "txn_ids": ids[eid[sl]],
+            "direction": direction,
+            "counterparties": cp_ids[cp_lo[i]:min(cp_hi[i], cp_lo[i] + EVIDENCE_LIMIT)],
+            "txn_ids": row_txn[sl],
             "amounts": amt[sl],
             "times": ts[sl],
-            "window": {"start": int(ts[lo[i]]), "end": int(ts[hi[i] - 1])},
-            "peak_window": {"start": int(peak_start[i]), "end": int(peak_start[i] + peak_span[i]),
-                            "distinct_counterparties": int(peak[i])},
-            "distinct_counterparties": int(n_distinct[i]),
-            "oneoff_counterparties": int(n_oneoff[i]),
-            "seconds_to_min_degree": int(min_span[i]),
-            "n_transactions": int(n_tx[i]),
-            "total_amount": float(total[i]),
-            "amount_cv": float(cv[i]),
-            "card_share": float(card_share[i]),
-            "burstiness": float(burstiness[i]),
-            "persistence": float(persist[i]),
-            "truncated": bool(n_tx[i] > EVIDENCE_LIMIT or n_distinct[i] > EVIDENCE_LIMIT),
-            "thresholds": {"window": w, "min_degree": k},
+            "window": {"start": t_lo[i], "end": t_hi[i]},
+            "peak_window": {"start": p_start[i], "end": p_end[i],
+                            "distinct_counterparties": peak_l[i]},
+            "distinct_counterparties": nd_l[i],
+            "oneoff_counterparties": no_l[i],
+            "seconds_to_min_degree": ms_l[i],
+            "n_transactions": ntx_l[i],
+            "total_amount": total_l[i],
+            "amount_cv": cv_l[i],
+            "card_share": card_l[i],
+            "burstiness": burst_l[i],
+            "persistence": persist_l[i],
+            "truncated": ntx_l[i] > EVIDENCE_LIMIT or nd_l[i] > EVIDENCE_LIMIT,
+            "thresholds": thresholds,
         })
     batch = make_alerts(graph, typology, score, member_ptr, member_acc, member_role, txn_ptr,
                         edges, None, evidence=evidence, params=dataclasses.asdict(cfg))

@@ -29,8 +29,9 @@ import polars as pl
 from .._kernels import hawala as K
 from ..alerts import ROLE_CODE, Detection, make_alerts
 from ..config import HawalaMirrorConfig, HawalaNettingConfig
+from ..errors import ConfigError
 from ..graph import TemporalGraph
-from ._common import saturate
+from ._common import ranges, saturate
 
 __all__ = ["detect_hawala_netting", "detect_hawala_mirror", "node_places", "small_threshold",
            "broker_candidates", "unrelated"]
@@ -182,11 +183,16 @@ def detect_hawala_netting(graph: TemporalGraph, cfg: HawalaNettingConfig) -> Det
        ``min_coverage == 0`` every cross-place collector x payer pair is compared too (at most
        ``max_pairs``). Output-sensitive, capped by ``max_degree`` and ``max_paths``.
     3. *Tracking*: bucket series (``bucket`` seconds) of A's small inflows and B's small
-       outflows; the best lag window 0..``max_lag`` (Pearson, see the kernel module doc).
-       Volume match = min(collected_A, paid_B) / max(...). O(pairs * span * max_lag^3).
+       outflows; the best lag window 0..``max_lag`` (``correlation``: Spearman by default,
+       see the kernel module doc). Ranks because brokers run other business through the
+       same accounts: a payroll run or a supplier payment in one bucket swamps Pearson's
+       value either way (it hid planted pairs and let unrelated pairs through on one shared
+       burst). Volume match = min(collected_A, paid_B) / max(...).
+       O(pairs * span * log(span) * max_lag^2).
        The correlation must also be significantly positive: its one-sided Fisher-z lower
-       bound ``tanh(atanh(r) - significance_z / sqrt(n - 3)) > 0`` with ``n`` the active
-       buckets of the sparser series (sparse series correlate by chance). Pairs are
+       bound ``tanh(atanh(r) - significance_z * sqrt(v / (n - 3))) > 0`` with ``n`` the
+       active buckets of the sparser series (sparse series correlate by chance) and ``v``
+       1.06 for Spearman (Fieller, Hartley & Pearson 1957), 1 for Pearson. Pairs are
        filtered by volume match before the correlation and by unrelated customers after it,
        so the expensive checks run on few accounts.
     4. *Settlement*: per direction, value = min(value of the distinct first-hop transfers,
@@ -216,6 +222,10 @@ def detect_hawala_netting(graph: TemporalGraph, cfg: HawalaNettingConfig) -> Det
     """
     g = graph
     params = dataclasses.asdict(cfg)
+    if cfg.correlation not in ("spearman", "pearson"):
+        raise ConfigError(f"hawala_netting.correlation: {cfg.correlation!r} is not "
+                          "'spearman' or 'pearson'")
+    use_ranks = cfg.correlation == "spearman"
     stats = {"budget_cut": 0, "candidates": 0, "pairs": 0}
     if g.n_edges == 0:
         return _empty(g, "HAWALA_NETTING", stats)
@@ -269,14 +279,15 @@ def detect_hawala_netting(graph: TemporalGraph, cfg: HawalaNettingConfig) -> Det
     sb = K.bucket_series(ub, g.out_ptr, g.out_nbr, g.out_ts, g.out_amt, small, t0, bucket, nb)
     max_lag = max(int(cfg.max_lag) // bucket, 0)
     corr, lag_lo, lag_hi = K.lagged_correlation(sa, sb, ia.astype(np.int64),
-                                                ib.astype(np.int64), max_lag)
+                                                ib.astype(np.int64), max_lag, use_ranks)
     active_a = (sa != 0).sum(axis=1)[ia]
     # significance: lower one-sided bound of the correlation (Fisher z) with as many
     # observations as the sparser series has active buckets
     n_eff = np.minimum(active_a, (sb != 0).sum(axis=1)[ib]).astype(np.float64)
     z = np.arctanh(np.clip(corr, -0.999999, 0.999999))
-    corr_low = np.where(n_eff > 3, np.tanh(z - cfg.significance_z / np.sqrt(np.maximum(n_eff - 3, 1))),
-                        -1.0)
+    z_var = 1.06 if use_ranks else 1.0       # Fieller et al. (1957): var(atanh r_s) ~ 1.06/(n-3)
+    corr_low = np.where(n_eff > 3, np.tanh(z - cfg.significance_z
+                                           * np.sqrt(z_var / np.maximum(n_eff - 3, 1))), -1.0)
     ok = (corr >= cfg.min_correlation) & (corr_low > 0)
     # unrelated customers, checked only for the accounts still in play
     if ok.any():
@@ -296,10 +307,8 @@ def detect_hawala_netting(graph: TemporalGraph, cfg: HawalaNettingConfig) -> Det
     wanted = np.unique(np.concatenate([pa[live].astype(np.int64) * n + pb[live],
                                        pb[live].astype(np.int64) * n + pa[live]]))
     sel = np.flatnonzero(np.isin(path_key, wanted))
-    sub_ptr = np.concatenate([[0], np.cumsum(p_ptr[sel + 1] - p_ptr[sel])]).astype(np.int64)
-    lengths = p_ptr[sel + 1] - p_ptr[sel]
-    sub_edge = p_edge[np.repeat(p_ptr[sel] - sub_ptr[:-1], lengths)
-                      + np.arange(int(sub_ptr[-1]), dtype=np.int64)]
+    sub_ptr, sub_rows = ranges(p_ptr[sel], p_ptr[sel + 1])
+    sub_edge = p_edge[sub_rows]
     settle = _settlement_stats(g, p_src[sel], p_tgt[sel], sub_ptr, sub_edge, n)
     settle = {key: (v, nf, [int(sel[i]) for i in paths], vo, vi)
               for key, (v, nf, paths, vo, vi) in settle.items()}
@@ -399,7 +408,8 @@ def detect_hawala_netting(graph: TemporalGraph, cfg: HawalaNettingConfig) -> Det
                       "distinct_payees": int(bc.n_payees[b]), "paid_out": float(bc.paid[b])},
             "bucket_seconds": bucket, "series_start_ts": t0 + lo_b * bucket,
             "collector_series": sa[ia_k, lo_b:hi_b], "payer_series": sb[ib_k, lo_b:hi_b],
-            "correlation": float(corr[k]), "correlation_lower_bound": float(corr_low[k]),
+            "correlation": float(corr[k]), "correlation_method": cfg.correlation,
+            "correlation_lower_bound": float(corr_low[k]),
             "active_buckets": int(n_eff[k]),
             "lag_seconds": [int(lag_lo[k]) * bucket, (int(lag_hi[k]) + 1) * bucket],
             "volume_match": float(vol[k]),
@@ -442,9 +452,11 @@ def detect_hawala_mirror(graph: TemporalGraph, cfg: HawalaMirrorConfig) -> Detec
        gap longer than ``window``, so no sub-window of a flow is cherry-picked), with both
        directions present, imbalance
        |F - R| / max(F, R) <= ``max_imbalance`` and the largest matched value min(F, R) of
-       the crossing transactions (kernel ``mirror_windows``, O(relays)).
+       the crossing transactions; the same kernel (``mirror_windows``, O(relays + N))
+       counts the window's distinct fronts and crossings per direction.
     3. Alert when the window has >= ``min_counterparties`` distinct fronts and
-       >= ``min_transactions`` crossing transactions each way.
+       >= ``min_transactions`` crossing transactions each way (vectorised over pairs; only
+       the alerts, at most ``max_results``, are visited one by one, for their evidence).
 
     Score = 0.5 * (1 - imbalance) + 0.25 * k / (k + min_counterparties)
     + 0.25 * m / (m + 10 * small), k = distinct fronts, m = matched value min(F, R), small =
@@ -484,29 +496,30 @@ def detect_hawala_mirror(graph: TemporalGraph, cfg: HawalaMirrorConfig) -> Detec
     starts = np.flatnonzero(np.concatenate([[True], pk_k[1:] != pk_k[:-1]]))
     grp_ptr = np.append(starts, pk_k.shape[0]).astype(np.int64)
     stats["pairs"] = int(starts.shape[0])
-    w_start, w_stop, fwd, rev = K.mirror_windows(grp_ptr, g.ts[e_k], g.amt[e_k], d_k,
-                                                 int(cfg.window), float(cfg.max_imbalance))
+    w_start, w_stop, v0, v1, n_front, n0, n1 = K.mirror_windows(
+        grp_ptr, g.ts[e_k], g.amt[e_k], d_k, f_k, n, int(cfg.window), float(cfg.max_imbalance))
+    live = np.flatnonzero((w_start >= 0) & (n_front >= cfg.min_counterparties)
+                          & (np.minimum(n0, n1) >= cfg.min_transactions))
+    ws, we = w_start[live], w_stop[live]
+    flip = d_k[ws] == 1                          # forward = the flow that crossed first
+    f_val = np.where(flip, v1[live], v0[live])
+    r_val = np.where(flip, v0[live], v1[live])
+    imbalance = np.abs(f_val - r_val) / np.maximum(f_val, r_val)
+    fronts_n = n_front[live]
+    score = (0.5 * (1.0 - imbalance)
+             + 0.25 * saturate(fronts_n, max(cfg.min_counterparties, 1))
+             + 0.25 * saturate(np.minimum(f_val, r_val), max(10.0 * small, 1e-9)))
+    key = pk_k[ws]
+    order = np.lexsort((key % n, key // n, -score))
+    if order.shape[0] > cfg.max_results:
+        cut += int(order.shape[0]) - cfg.max_results
+        order = order[:cfg.max_results]
     found = []
-    for gi in np.flatnonzero(w_start >= 0):
-        sl = slice(w_start[gi], w_stop[gi])
-        e, d, fronts = e_k[sl], d_k[sl], f_k[sl]
-        n_front = np.unique(fronts).shape[0]
-        if n_front < cfg.min_counterparties or \
-                min(int((d == 0).sum()), int((d == 1).sum())) < cfg.min_transactions:
-            continue
-        f, r = float(fwd[gi]), float(rev[gi])
-        if d[0] == 1:  # forward = the flow that crossed first
-            d, f, r = 1 - d, r, f
-        imb = abs(f - r) / max(f, r)
-        matched = min(f, r)
-        score = (0.5 * (1.0 - imb) + 0.25 * float(saturate(n_front, max(cfg.min_counterparties, 1)))
-                 + 0.25 * float(saturate(matched, max(10.0 * small, 1e-9))))
-        key = int(pk_k[w_start[gi]])
-        found.append((score, key // n, key % n, e, d, f, r, imb, n_front))
-    found.sort(key=lambda x: (-x[0], x[1], x[2]))
-    if len(found) > cfg.max_results:
-        cut += len(found) - cfg.max_results
-        found = found[:cfg.max_results]
+    for i in order.tolist():
+        sl = slice(ws[i], we[i])
+        d = 1 - d_k[sl] if flip[i] else d_k[sl]
+        found.append((float(score[i]), int(key[i] // n), int(key[i] % n), e_k[sl], d,
+                      float(f_val[i]), float(r_val[i]), float(imbalance[i]), int(fronts_n[i])))
     stats["budget_cut"] = cut
     stats["small_threshold"] = small
     stats["place"] = place_kind

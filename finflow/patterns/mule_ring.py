@@ -81,7 +81,7 @@ import numpy as np
 from ..alerts import ROLE_CODE, Detection, make_alerts
 from ..config import MuleRingConfig
 from ..graph import TemporalGraph
-from ._common import saturate, speed_score
+from ._common import saturate, segment_median, speed_score
 from .pass_through import episode_evidence, flow_profile, regular_relations, weighted_count
 
 __all__ = ["detect_mule_rings"]
@@ -219,13 +219,7 @@ def detect_mule_rings(graph: TemporalGraph, cfg: MuleRingConfig) -> Detection:
     mules_sorted = mules_sorted[np.lexsort((mules_sorted, ring_of[mules_sorted]))]
     mule_ptr = np.searchsorted(ring_of[mules_sorted], np.arange(r_count + 1))
     n_mules = np.diff(mule_ptr)
-    # median over each ring's mules of their median dwell (sorted within ring, then middle)
-    md = prof.median_dwell[mules_sorted]
-    o = np.lexsort((md, ring_of[mules_sorted]))
-    md = md[o]
-    mid_lo = mule_ptr[:-1] + (n_mules - 1) // 2
-    mid_hi = mule_ptr[:-1] + n_mules // 2
-    med_dwell = 0.5 * (md[mid_lo] + md[mid_hi])
+    med_dwell = segment_median(prof.median_dwell[mules_sorted], mule_ptr)  # of mules' medians
     share = np.divide(r_fwd, r_in, out=np.zeros(r_count), where=r_in > 0)
     span = max(1.0 - cfg.min_ratio, 1e-9)
     ties = n_shared + n_direct

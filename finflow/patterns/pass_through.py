@@ -63,7 +63,7 @@ import numpy as np
 from ..alerts import ROLE_CODE, Detection, make_alerts
 from ..config import PassThroughConfig
 from ..graph import TemporalGraph
-from ._common import saturate, speed_score
+from ._common import ranges, saturate, speed_score
 
 __all__ = ["detect_pass_through", "FlowProfile", "flow_profile", "episode_evidence",
            "regular_relations", "counterparty_concentration", "expand_ranges", "weighted_count"]
@@ -118,12 +118,8 @@ class FlowProfile:
 
 def expand_ranges(owner: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     """For ranges [lo_i, hi_i) return (owner repeated, every index in the range). O(output)."""
-    lengths = (hi - lo).astype(np.int64)
-    total = int(lengths.sum())
-    rep = np.repeat(np.arange(lengths.shape[0]), lengths)
-    starts = np.cumsum(lengths) - lengths
-    idx = np.arange(total, dtype=np.int64) - starts[rep] + lo[rep]
-    return np.asarray(owner)[rep], idx
+    ptr, idx = ranges(lo, hi)
+    return np.repeat(np.asarray(owner), np.diff(ptr)), idx
 
 
 def flow_profile(graph: TemporalGraph, max_dwell: int, min_ratio: float) -> FlowProfile:

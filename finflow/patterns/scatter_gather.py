@@ -19,11 +19,11 @@ import dataclasses
 import numpy as np
 
 from .._kernels.scatter_gather import gather_scatter_bursts, scatter_gather_paths
-from ..alerts import ROLE_CODE, AlertBatch, Detection, make_alerts
+from ..alerts import AlertBatch, Detection, make_alerts
 from ..config import GatherScatterConfig, ScatterGatherConfig
 from ..graph import TemporalGraph
-from ._common import account_volume, persistence, speed_score
-from .fan import EVIDENCE_LIMIT, csr_take, group_unique, relationship_novelty
+from ._common import (EVIDENCE_LIMIT, account_volume, csr_concat, csr_take, group_unique,
+                      owner_of, persistence, relationship_novelty, role_codes, speed_score)
 
 __all__ = ["detect_scatter_gather", "detect_gather_scatter"]
 
@@ -62,7 +62,9 @@ def detect_scatter_gather(graph: TemporalGraph, cfg: ScatterGatherConfig) -> Det
     Alerts scoring below ``cfg.min_score`` are not emitted (counted in
     ``stats["below_min_score"]``).
 
-    Stats: ``candidates`` two-hop paths enumerated; ``bursts`` alerts before the score
+    Stats: ``candidates`` two-hop paths expanded (those whose first hop lies in a run of k
+    payments of the source inside W; the others cannot be part of an instance, see the
+    kernel); ``bursts`` alerts before the score
     threshold; ``budget_cut`` = sources or intermediary slices skipped by ``max_degree`` +
     sources truncated by ``max_paths_per_source`` + alerts dropped by ``max_results`` (each
     also reported separately). Cost: the kernel's, then O(E + P log P) for P paths (pair
@@ -95,59 +97,58 @@ def detect_scatter_gather(graph: TemporalGraph, cfg: ScatterGatherConfig) -> Det
         path_ptr, (e1, e2, pm) = csr_take(path_ptr, keep, e1, e2, pm)
         src, dst, peak, peak_start, peak_span, score = (
             x[keep] for x in (src, dst, peak, peak_start, peak_span, score))
-        f = _sg_features(graph, a, path_ptr, e1, e2, pm, w)
+        f = _sg_keep(graph, f, keep)
     h1_ptr, h1, h2_ptr, h2 = f["h1_ptr"], f["h1"], f["h2_ptr"], f["h2"]
     mid_ptr, mids, n_mid = f["mid_ptr"], f["mids"], f["n_mid"]
     into, out, retention = f["into"], f["out"], f["retention"]
 
-    n_mem = n_mid + 2
-    member_ptr = np.zeros(a + 1, np.int64)
-    np.cumsum(n_mem, out=member_ptr[1:])
-    member_acc = np.empty(member_ptr[-1], np.int32)
-    member_role = np.full(member_ptr[-1], ROLE_CODE["intermediary"], np.int8)
-    first = member_ptr[:-1]
-    member_acc[first] = src
-    member_role[first] = ROLE_CODE["source"]
-    member_acc[member_ptr[1:] - 1] = dst
-    member_role[member_ptr[1:] - 1] = ROLE_CODE["sink"]
-    mid_mask = np.ones(member_ptr[-1], bool)
-    mid_mask[first] = False
-    mid_mask[member_ptr[1:] - 1] = False
-    member_acc[mid_mask] = mids
-    n1, n2 = np.diff(h1_ptr), np.diff(h2_ptr)
-    txn_ptr = np.zeros(a + 1, np.int64)
-    np.cumsum(n1 + n2, out=txn_ptr[1:])
-    order = np.argsort(np.concatenate([np.repeat(np.arange(a), n1) * 2,
-                                       np.repeat(np.arange(a), n2) * 2 + 1]), kind="stable")
-    txn_edge = np.concatenate([h1, h2])[order]
-    txn_step = np.concatenate([np.zeros(h1.shape[0], np.int32), np.ones(h2.shape[0], np.int32)])[order]
+    ones = np.arange(a + 1)          # CSR with one item per alert
+    member_ptr, (member_acc, member_role) = csr_concat([
+        (ones, [src, role_codes(a, "source")]),
+        (mid_ptr, [mids.astype(np.int32), role_codes(mids.shape[0], "intermediary")]),
+        (ones, [dst, role_codes(a, "sink")])])
+    txn_ptr, (txn_edge, txn_step) = csr_concat([
+        (h1_ptr, [h1, np.zeros(h1.shape[0], np.int32)]),
+        (h2_ptr, [h2, np.ones(h2.shape[0], np.int32)])])
 
+    # evidence values as Python scalars and lists built once, not per alert
     ids = graph.account_id_of
     src_ids, dst_ids, mid_ids = ids(src).to_list(), ids(dst).to_list(), ids(mids).to_list()
+    n = np.int64(max(graph.n_nodes, 1))
+    path_mid = np.searchsorted(owner_of(mid_ptr) * n + mids, owner_of(path_ptr) * n + pm)
+    paths = [{"intermediary": mid_ids[m], "txn_in": t_in, "txn_out": t_out, "amount_in": a_in,
+              "amount_out": a_out, "time_in": s_in, "time_out": s_out}
+             for m, t_in, t_out, a_in, a_out, s_in, s_out in zip(
+                 path_mid.tolist(), graph.txn_id[e1].tolist(), graph.txn_id[e2].tolist(),
+                 graph.amt[e1].tolist(), graph.amt[e2].tolist(), graph.ts[e1].tolist(),
+                 graph.ts[e2].tolist())]
+    p_lo, p_hi, m_lo, m_hi = (path_ptr[:-1].tolist(), path_ptr[1:].tolist(),
+                              mid_ptr[:-1].tolist(), mid_ptr[1:].tolist())
+    t_first, t_last, p_start = f["t_first"].tolist(), f["t_last"].tolist(), peak_start.tolist()
+    p_end, peak_l, n_mid_l = (peak_start + peak_span).tolist(), peak.tolist(), n_mid.tolist()
+    into_l, out_l, ret_l = into.tolist(), out.tolist(), retention.tolist()
+    share_l, novelty_l = f["mid_share"].tolist(), f["novelty"].tolist()
+    share_each = f["mid_share_each"]
+    thresholds = {"window": w, "min_intermediaries": k, "min_score": float(cfg.min_score)}
     evidence = []
     for i in range(a):
-        lo, hi = int(path_ptr[i]), int(min(path_ptr[i + 1], path_ptr[i] + EVIDENCE_LIMIT))
+        lo, hi = p_lo[i], min(p_hi[i], p_lo[i] + EVIDENCE_LIMIT)
+        mlo, mhi = m_lo[i], min(m_hi[i], m_lo[i] + EVIDENCE_LIMIT)
         evidence.append({
             "source": src_ids[i], "target": dst_ids[i],
-            "intermediaries": mid_ids[mid_ptr[i]:mid_ptr[i + 1]][:EVIDENCE_LIMIT],
-            "paths": [{"intermediary": mid_ids[mid_ptr[i] + int(np.searchsorted(
-                           mids[mid_ptr[i]:mid_ptr[i + 1]], pm[j]))],
-                       "txn_in": int(graph.txn_id[e1[j]]), "txn_out": int(graph.txn_id[e2[j]]),
-                       "amount_in": float(graph.amt[e1[j]]), "amount_out": float(graph.amt[e2[j]]),
-                       "time_in": int(graph.ts[e1[j]]), "time_out": int(graph.ts[e2[j]])}
-                      for j in range(lo, hi)],
-            "window": {"start": int(f["t_first"][i]), "end": int(f["t_last"][i])},
-            "peak_window": {"start": int(peak_start[i]), "end": int(peak_start[i] + peak_span[i]),
-                            "distinct_intermediaries": int(peak[i])},
-            "distinct_intermediaries": int(n_mid[i]),
-            "amount_in": float(into[i]), "amount_out": float(out[i]),
-            "retention": float(retention[i]),
-            "intermediary_share": float(f["mid_share"][i]),
-            "intermediary_shares": f["mid_share_each"][mid_ptr[i]:mid_ptr[i + 1]][:EVIDENCE_LIMIT],
-            "novelty": float(f["novelty"][i]),
-            "truncated": bool(path_ptr[i + 1] - path_ptr[i] > EVIDENCE_LIMIT),
-            "thresholds": {"window": w, "min_intermediaries": k,
-                           "min_score": float(cfg.min_score)},
+            "intermediaries": mid_ids[mlo:mhi],
+            "paths": paths[lo:hi],
+            "window": {"start": t_first[i], "end": t_last[i]},
+            "peak_window": {"start": p_start[i], "end": p_end[i],
+                            "distinct_intermediaries": peak_l[i]},
+            "distinct_intermediaries": n_mid_l[i],
+            "amount_in": into_l[i], "amount_out": out_l[i],
+            "retention": ret_l[i],
+            "intermediary_share": share_l[i],
+            "intermediary_shares": share_each[mlo:mhi],
+            "novelty": novelty_l[i],
+            "truncated": p_hi[i] - p_lo[i] > EVIDENCE_LIMIT,
+            "thresholds": thresholds,
         })
     batch = make_alerts(graph, "SCATTER_GATHER", score, member_ptr, member_acc, member_role,
                         txn_ptr, txn_edge, txn_step, evidence=evidence,
@@ -158,7 +159,7 @@ def detect_scatter_gather(graph: TemporalGraph, cfg: ScatterGatherConfig) -> Det
 def _sg_features(graph: TemporalGraph, a: int, path_ptr, e1, e2, pm, w: int) -> dict:
     """Per-alert evidence of SCATTER_GATHER alerts from their paths (CSR ``path_ptr`` over
     edge indices ``e1`` (s -> m), ``e2`` (m -> t) and intermediaries ``pm``)."""
-    alert_of = np.repeat(np.arange(a), np.diff(path_ptr))
+    alert_of = owner_of(path_ptr)
     h1_ptr, h1 = group_unique(alert_of, e1, a)   # distinct first hops per alert
     h2_ptr, h2 = group_unique(alert_of, e2, a)
     mid_ptr, mids = group_unique(alert_of, pm, a)
@@ -167,12 +168,11 @@ def _sg_features(graph: TemporalGraph, a: int, path_ptr, e1, e2, pm, w: int) -> 
     out = _sums(h2_ptr, graph.amt[h2])
     t_first = np.minimum.reduceat(graph.ts[h1], h1_ptr[:-1])
     t_last = np.maximum.reduceat(graph.ts[h2], h2_ptr[:-1])
-    hop_alert = np.concatenate([np.repeat(np.arange(a), np.diff(h1_ptr)),
-                                np.repeat(np.arange(a), np.diff(h2_ptr))])
+    hop_alert = np.concatenate([owner_of(h1_ptr), owner_of(h2_ptr)])
     hop_edge = np.concatenate([h1, h2])
     hop_mid = np.concatenate([graph.dst[h1], graph.src[h2]]).astype(np.int64)
     # value each intermediary moved inside the alert against all it moved around it
-    mid_alert = np.repeat(np.arange(a), n_mid)
+    mid_alert = owner_of(mid_ptr)
     n = np.int64(max(graph.n_nodes, 1))
     slot = np.searchsorted(mid_alert * n + mids, hop_alert * n + hop_mid)
     mid_value = np.bincount(slot, weights=graph.amt[hop_edge], minlength=mids.shape[0])
@@ -183,6 +183,25 @@ def _sg_features(graph: TemporalGraph, a: int, path_ptr, e1, e2, pm, w: int) -> 
                 t_first=t_first, t_last=t_last, mid_share_each=mid_share_each,
                 mid_share=np.add.reduceat(mid_share_each, mid_ptr[:-1]) / n_mid,
                 novelty=relationship_novelty(graph, hop_alert, hop_edge, a))
+
+
+def _sg_keep(graph: TemporalGraph, f: dict, keep: np.ndarray) -> dict:
+    """:func:`_sg_features` of the alerts ``keep`` (increasing indices) taken from those of
+    all alerts: an alert's features depend only on its own paths, so rows are selected;
+    value sums are recomputed over the kept hops (prefix-sum differences, as
+    :func:`_sg_features` on the kept alerts gives them)."""
+    h1_ptr, (h1,) = csr_take(f["h1_ptr"], keep, f["h1"])
+    h2_ptr, (h2,) = csr_take(f["h2_ptr"], keep, f["h2"])
+    mid_ptr, (mids, mid_share_each) = csr_take(f["mid_ptr"], keep, f["mids"], f["mid_share_each"])
+    n_mid = np.diff(mid_ptr)
+    into = _sums(h1_ptr, graph.amt[h1])
+    out = _sums(h2_ptr, graph.amt[h2])
+    return dict(h1_ptr=h1_ptr, h1=h1, h2_ptr=h2_ptr, h2=h2, mid_ptr=mid_ptr, mids=mids,
+                n_mid=n_mid, into=into, out=out, retention=_retention(into, out),
+                t_first=f["t_first"][keep], t_last=f["t_last"][keep],
+                mid_share_each=mid_share_each,
+                mid_share=np.add.reduceat(mid_share_each, mid_ptr[:-1]) / n_mid,
+                novelty=f["novelty"][keep])
 
 
 def detect_gather_scatter(graph: TemporalGraph, cfg: GatherScatterConfig) -> Detection:
@@ -247,22 +266,13 @@ def detect_gather_scatter(graph: TemporalGraph, cfg: GatherScatterConfig) -> Det
     d_in, d_out, into, out = f["d_in"], f["d_out"], f["into"], f["out"]
     retention, t_first, t_last = f["retention"], f["t_first"], f["t_last"]
 
-    member_ptr = np.zeros(a + 1, np.int64)
-    np.cumsum(d_in + 1 + d_out, out=member_ptr[1:])
-    alert_of_m = np.concatenate([np.repeat(np.arange(a), d_in) * 3, np.arange(a) * 3 + 1,
-                                 np.repeat(np.arange(a), d_out) * 3 + 2])
-    order = np.argsort(alert_of_m, kind="stable")
-    member_acc = np.concatenate([payers, hub, payees]).astype(np.int32)[order]
-    member_role = np.concatenate([np.full(payers.shape[0], ROLE_CODE["source"], np.int8),
-                                  np.full(a, ROLE_CODE["hub"], np.int8),
-                                  np.full(payees.shape[0], ROLE_CODE["sink"], np.int8)])[order]
-    txn_ptr = np.zeros(a + 1, np.int64)
-    np.cumsum(n_in + n_out, out=txn_ptr[1:])
-    order = np.argsort(np.concatenate([np.repeat(np.arange(a), n_in) * 2,
-                                       np.repeat(np.arange(a), n_out) * 2 + 1]), kind="stable")
-    txn_edge = np.concatenate([ein, eout])[order]
-    txn_step = np.concatenate([np.zeros(ein.shape[0], np.int32),
-                               np.ones(eout.shape[0], np.int32)])[order]
+    member_ptr, (member_acc, member_role) = csr_concat([
+        (pay_ptr, [payers.astype(np.int32), role_codes(payers.shape[0], "source")]),
+        (np.arange(a + 1), [hub.astype(np.int32), role_codes(a, "hub")]),
+        (rec_ptr, [payees.astype(np.int32), role_codes(payees.shape[0], "sink")])])
+    txn_ptr, (txn_edge, txn_step) = csr_concat([
+        (in_ptr, [ein, np.zeros(ein.shape[0], np.int32)]),
+        (out_ptr, [eout, np.ones(eout.shape[0], np.int32)])])
 
     ids = graph.account_id_of
     hub_ids, payer_ids, payee_ids = ids(hub).to_list(), ids(payers).to_list(), ids(payees).to_list()
@@ -301,8 +311,8 @@ def _gs_features(graph: TemporalGraph, hub, in_ptr, in_pos, out_ptr, out_pos, w:
     a = hub.shape[0]
     ein = graph.in_eid[in_pos]
     eout = graph.out_eid[out_pos]
-    in_alert = np.repeat(np.arange(a), np.diff(in_ptr))
-    out_alert = np.repeat(np.arange(a), np.diff(out_ptr))
+    in_alert = owner_of(in_ptr)
+    out_alert = owner_of(out_ptr)
     pay_ptr, payers = group_unique(in_alert, graph.in_nbr[in_pos], a)
     rec_ptr, payees = group_unique(out_alert, graph.out_nbr[out_pos], a)
     into = _sums(in_ptr, graph.amt[ein])

@@ -25,9 +25,8 @@ from .._kernels.windows import row_bursts
 from ..alerts import AlertBatch, Detection, make_alerts
 from ..config import StructuringConfig
 from ..graph import TemporalGraph
-from ._common import speed_score
-from .fan import (EVIDENCE_LIMIT, group_unique, members_csr, pair_key, ranges,
-                  relationship_novelty)
+from ._common import (EVIDENCE_LIMIT, group_unique, members_csr, owner_of, pair_key, ranges,
+                      relationship_novelty, speed_score, unique_pairs)
 
 __all__ = ["detect_structuring"]
 
@@ -135,13 +134,13 @@ def _alerts(graph, cfg, mode, node, lo, hi, peak, min_span, n_distinct, fptr, fn
     concentration = n_tx / row_n
     # the burst's relationships (payer -> beneficiary pairs) over the whole data: do they pay
     # at other times too (novelty), and do they cross the threshold at other times (avoidance)?
-    group = np.repeat(np.arange(a), n_tx)
-    edges = feid[ranges(lo, hi)[1]]
+    burst_ptr, burst_pos = ranges(lo, hi)
+    group = owner_of(burst_ptr)
+    edges = feid[burst_pos]
     novelty = relationship_novelty(graph, group, edges, a)
-    pairs = np.unique(np.stack([group, pair_key(graph, graph.src[edges], graph.dst[edges])], 1),
-                      axis=0)
-    n_band = np.bincount(pairs[:, 0], weights=_count_pairs(band_keys, pairs[:, 1]), minlength=a)
-    n_over = np.bincount(pairs[:, 0], weights=_count_pairs(over_keys, pairs[:, 1]), minlength=a)
+    pair_group, pair = unique_pairs(group, pair_key(graph, graph.src[edges], graph.dst[edges]))
+    n_band = np.bincount(pair_group, weights=_count_pairs(band_keys, pair), minlength=a)
+    n_over = np.bincount(pair_group, weights=_count_pairs(over_keys, pair), minlength=a)
     avoidance = n_band / np.maximum(n_band + n_over, 1.0)
     payers = np.ones(a) if mode == "payer" else n_distinct.astype(np.float64)
     count = peak / (peak + n_min)
@@ -159,7 +158,7 @@ def _alerts(graph, cfg, mode, node, lo, hi, peak, min_span, n_distinct, fptr, fn
                           concentration, novelty, n_band, n_over, avoidance, payers, score))
     a = keep.shape[0]
     txn_ptr, p = ranges(lo, hi)
-    cp_ptr, cps = group_unique(np.repeat(np.arange(a), n_tx), fnbr[p], a)
+    cp_ptr, cps = group_unique(owner_of(txn_ptr), fnbr[p], a)
     if mode == "payer":
         member_ptr, member_acc, member_role = members_csr(node, "source", cp_ptr, cps, "sink")
     else:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..schema import CORE_ROLES
+from ..schema import TYPOLOGY_ORDER as ORDER
 from .rows import Rows
 from .world import CH, World
 
@@ -22,26 +24,9 @@ __all__ = ["ORDER", "CORE_ROLES", "DEFAULT_PARAMS", "Planter"]
 DAY = 86400
 HOUR = 3600
 
-#: typologies in the order they are planted (fixed: determinism)
-ORDER = ("FAN_OUT", "FAN_IN", "CYCLE", "SCATTER_GATHER", "GATHER_SCATTER", "BIPARTITE",
-         "STACK", "STRUCTURING", "PASS_THROUGH", "MULE_RING", "HAWALA_NETTING",
-         "HAWALA_MIRROR")
-
-#: roles that make up the pattern itself, per typology (evaluate scores these accounts)
-CORE_ROLES: dict[str, tuple[str, ...]] = {
-    "FAN_OUT": ("hub", "sink"),
-    "FAN_IN": ("hub", "source"),
-    "CYCLE": ("member",),
-    "SCATTER_GATHER": ("source", "intermediary", "sink"),
-    "GATHER_SCATTER": ("source", "hub", "sink"),
-    "BIPARTITE": ("source", "sink"),
-    "STACK": ("source", "intermediary", "sink"),
-    "STRUCTURING": ("source", "sink"),
-    "PASS_THROUGH": ("intermediary",),
-    "MULE_RING": ("source", "mule", "sink"),
-    "HAWALA_NETTING": ("broker", "intermediary"),
-    "HAWALA_MIRROR": ("broker", "intermediary"),
-}
+# ORDER (typologies in the order they are planted, fixed: determinism) and CORE_ROLES (roles
+# that make up the pattern itself; evaluate scores these accounts) live in finflow.schema,
+# shared with evaluate, which must not import the generator.
 
 #: default parameter ranges per typology ([lo, hi] inclusive; hours/days as named)
 DEFAULT_PARAMS: dict[str, dict] = {

@@ -90,7 +90,8 @@ def _windows(g, pairs, window, step=1):
 def maximal_blocks(g: TemporalGraph, window: int, min_side: int = 2, min_degree: int = 1,
                    min_share: float = 0.5, min_density: float = 0.5,
                    max_degree: int = 10_000, step: int = 1) -> list:
-    """[(A, B, t0, pairs frozenset, edges frozenset)] of maximal blocks, earliest window each."""
+    """[(A, B, t0, pairs frozenset, edges frozenset)] of maximal blocks, each in its fullest
+    window (most pairs; the earliest on ties)."""
     pairs = novel_pairs(g, window, max_degree)
     found = {}
     for t0, H in _windows(g, pairs, window, step):
@@ -102,8 +103,10 @@ def maximal_blocks(g: TemporalGraph, window: int, min_side: int = 2, min_degree:
                 for nb in range(min_side, len(rest) + 1):
                     for B in map(frozenset, combinations(rest, nb)):
                         P = frozenset(p for p in H if p[0] in A and p[1] in B)
-                        if (A, B) not in found and is_block(g, t0, window, A, B, P, min_side,
-                                                            min_degree, min_share, min_density):
+                        # keep the fullest window (windows come in time order: earliest on ties)
+                        if ((A, B) not in found or len(P) > len(found[(A, B)][1])) and is_block(
+                                g, t0, window, A, B, P, min_side, min_degree, min_share,
+                                min_density):
                             found[(A, B)] = (t0, P)
     out = []
     for (A, B), (t0, P) in found.items():
@@ -183,7 +186,9 @@ def stacks(g: TemporalGraph, blocks: list, window: int, min_side: int = 2,
         shared = X[1] & Y[0]
         if len(shared) < min_side or len(shared) < min_overlap * len(X[1] | Y[0]):
             return False
-        if min(times(Y)) < min(times(X)) or min(times(Y)) > max(times(X)) + window:
+        # time order on the shared accounts only: they receive in X before they pay in Y,
+        # and Y's payments out of them start within W of X's end
+        if min(first_out(Y, s) for s in shared) > max(times(X)) + window:
             return False
         return all(first_out(Y, s) >= first_in(X, s) for s in shared)
 
@@ -213,3 +218,49 @@ def stacks(g: TemporalGraph, blocks: list, window: int, min_side: int = 2,
         return len(s) < len(t) and any(t[i:i + len(s)] == s for i in range(len(t) - len(s) + 1))
 
     return [s for s in found if len(s) >= min_layers and not any(inside(s, t) for t in found)]
+
+
+def drop_contained(blocks: list) -> list:
+    """Indices of the blocks ``[(A, B, t0, pairs, ...)]`` kept: a block goes when another has
+    A' ⊇ A and B' ⊇ B, unless the two are equal and it has more pairs (or as many and comes
+    first)."""
+    keep = []
+    for x, (A, B, _, P, *_) in enumerate(blocks):
+        gone = False
+        for y, (A2, B2, _, P2, *_) in enumerate(blocks):
+            if y == x or not (A <= A2 and B <= B2):
+                continue
+            if (A, B) != (A2, B2) or len(P2) > len(P) or (len(P2) == len(P) and y < x):
+                gone = True
+                break
+        if not gone:
+            keep.append(x)
+    return keep
+
+
+def flows_of(g: TemporalGraph, A, B) -> float:
+    """A's total outgoing plus B's total incoming amount in g (an A -> B payment counts in
+    both); a sparse block needs 2 * its amount >= sparse_min_value_share * this."""
+    return (sum(float(g.amt[e]) for e in range(g.n_edges) if int(g.src[e]) in A)
+            + sum(float(g.amt[e]) for e in range(g.n_edges) if int(g.dst[e]) in B))
+
+
+def bipartite_blocks(g: TemporalGraph, window: int, min_side: int = 2, min_degree: int = 2,
+                     min_share: float = 0.5, min_density: float = 0.5,
+                     max_degree: int = 10_000, step: int = 1, sparse_span: int = 0,
+                     sparse_min_value_share: float = 0.6) -> list:
+    """BIPARTITE's candidate blocks: the maximal blocks with ``min_degree`` pairs per member,
+    plus (``sparse_span > 0``, ``min_degree > 1``) those with one pair per member spanning at
+    most ``sparse_span`` seconds whose amount, doubled, is at least
+    ``sparse_min_value_share * flows_of(A, B)``; then
+    ``drop_contained`` (dense blocks first). Same tuples as ``maximal_blocks``."""
+    kw = dict(min_side=min_side, min_share=min_share, min_density=min_density,
+              max_degree=max_degree, step=step)
+    blocks = maximal_blocks(g, window, min_degree=min_degree, **kw)
+    if sparse_span > 0 and min_degree > 1:
+        for A, B, t0, P, E in maximal_blocks(g, window, min_degree=1, **kw):
+            first, last = _span(g, E)
+            moved = 2.0 * sum(float(g.amt[e]) for e in E)
+            if last - first <= sparse_span and moved >= sparse_min_value_share * flows_of(g, A, B):
+                blocks.append((A, B, t0, P, E))
+    return [blocks[i] for i in drop_contained(blocks)]

@@ -71,8 +71,19 @@ def pearson(x, y):
     return sxy / math.sqrt(sxx * syy)
 
 
-def lagged_correlation(a, b, max_lag):
-    """(best corr, lo, hi) for one pair of series (lists)."""
+def average_ranks(x):
+    """0-based ranks of the values of x, tied values sharing the mean of their ranks."""
+    ordered = sorted(x)
+    first = {}
+    last = {}
+    for i, v in enumerate(ordered):
+        first.setdefault(v, i)
+        last[v] = i
+    return [(first[v] + last[v]) / 2 for v in x]
+
+
+def lagged_correlation(a, b, max_lag, ranks=False):
+    """(best corr, lo, hi) for one pair of series (lists); Spearman when ranks, else Pearson."""
     nb = len(a)
     act_a = [t for t in range(nb) if a[t] != 0.0]
     act_b = [t for t in range(nb) if b[t] != 0.0]
@@ -83,7 +94,8 @@ def lagged_correlation(a, b, max_lag):
     for lo in range(max_lag + 1):
         for hi in range(lo, max_lag + 1):
             y = [sum(b[t + k] for k in range(lo, hi + 1) if t + k < nb) for t in range(start, stop)]
-            c = pearson(a[start:stop], y)
+            x = a[start:stop]
+            c = pearson(average_ranks(x), average_ranks(y)) if ranks else pearson(x, y)
             if c > best[0]:
                 best = (c, lo, hi)
     return best
@@ -139,7 +151,8 @@ def relay_tuples(g, place, window, min_ratio):
 
 
 def mirror_window(items, window, max_imbalance):
-    """items: [(ts, value, direction)] sorted by ts -> (start, stop, F, R) or None."""
+    """items: [(ts, value, direction, front)] sorted by ts -> (start, stop, F, R, distinct
+    fronts, tuples of direction 0, tuples of direction 1) of the best window, or None."""
     best = None
     for i in range(len(items)):
         if i > 0 and items[i][0] - items[i - 1][0] <= window:
@@ -151,5 +164,7 @@ def mirror_window(items, window, max_imbalance):
         if f <= 0 or r <= 0 or abs(f - r) > max_imbalance * max(f, r):
             continue
         if best is None or min(f, r) > min(best[2], best[3]):
-            best = (i, stop, f, r)
+            chosen = items[i:stop]
+            best = (i, stop, f, r, len({x[3] for x in chosen}),
+                    sum(1 for x in chosen if x[2] == 0), sum(1 for x in chosen if x[2] == 1))
     return best

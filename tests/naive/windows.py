@@ -134,3 +134,24 @@ def gather_scatter(src, dst, ts, window, min_in, min_out):
         c["ins"], c["outs"] = frozenset(c["ins"]), frozenset(c["outs"])
         del c["burst_r"]
     return out
+
+
+def scatter_gather_expanded_paths(src, dst, ts, window, min_intermediaries):
+    """How many paths the scatter-gather kernel expands (its ``n_paths``): the paths (as in
+    :func:`scatter_gather`) of sources with >= k distinct payees (m != s) whose first hop e1
+    is *dense*: some window [L, L + W] holds e1 and >= k payments of s in all (payments
+    outside every such window cannot be first hops of a qualifying window)."""
+    k = max(min_intermediaries, 1)
+    e_all = range(len(ts))
+    count = 0
+    for e1 in e_all:
+        s, m = src[e1], dst[e1]
+        out = [e for e in e_all if src[e] == s]
+        if m == s or len({dst[e] for e in out if dst[e] != s}) < k:
+            continue
+        if not any(sum(1 for e in out if L <= ts[e] <= L + window) >= k
+                   for L in {ts[e] for e in out} if L <= ts[e1] <= L + window):
+            continue
+        count += sum(1 for e2 in e_all if src[e2] == m and dst[e2] not in (s, m)
+                     and ts[e1] <= ts[e2] <= ts[e1] + window)
+    return count
