@@ -33,6 +33,36 @@ class FinflowGroup(click.Group):
             ctx.exit(1)
 
 
+
+def run() -> None:
+    """Console entry point (``finflow``, ``python -m finflow``): click's ``main``, then exit
+    without Python's interpreter teardown.
+
+    Once a command has returned, its files are closed and its output flushed, freeing the
+    ~10^5 objects of numba's typing registries, polars and the run's evidence one by one only
+    costs the user time: 0.3-0.6 s of a ~2 s warm ``finflow detect``. atexit handlers
+    (including weakref finalizers) still run; an exception other than SystemExit propagates
+    and exits the ordinary way.
+    """
+    import atexit
+    import os
+    try:
+        main()  # standalone mode: ends in SystemExit
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed pipe (finflow ... | head) or closed stream
+            code = code or 1
+    os._exit(code or 0)
+
+
 @click.group(cls=FinflowGroup, context_settings=CONTEXT)
 @click.version_option(__version__, "-V", "--version", prog_name="finflow")
 def main() -> None:

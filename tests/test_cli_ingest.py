@@ -117,3 +117,32 @@ def test_options_reach_the_api(tmp_path, runner):
 def test_help_has_an_example(runner):
     res = run(runner, "ingest", "--help")
     assert res.exit_code == 0 and "Example:" in res.output and "--on-error" in res.output
+
+
+def _console(*args, cwd=None):
+    """``python -m finflow ARGS`` in a child process: the console entry point ``run``."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # pipes buffer
+    return subprocess.run([sys.executable, "-m", "finflow", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_console_entry_point_keeps_output_and_exit_codes(tmp_path):
+    """run() skips interpreter teardown: output must still arrive whole, files must be
+    complete, and exit codes must be click's (0 ok, 1 user error, 2 usage error)."""
+    src = tmp_path / "foreign.csv"
+    src.write_text(FOREIGN, encoding="utf-8")
+    case = tmp_path / "case.finflow"
+    done = _console("ingest", src, "-o", case, *MAP, "--base-currency", "EUR")
+    assert done.returncode == 0, done.stderr
+    out = _console("sql", case, "select txn_id, amount from transactions order by txn_id",
+                   "--format", "csv")
+    assert out.returncode == 0, out.stderr
+    rows = out.stdout.strip().splitlines()
+    assert rows[0] == "txn_id,amount" and len(rows) == 6
+    assert pl.read_parquet(case / "transactions.parquet").height == 5
+    missing = _console("info", tmp_path / "nowhere.finflow")
+    assert missing.returncode == 1 and missing.stderr.startswith("Error:")
+    assert _console("detect").returncode == 2
