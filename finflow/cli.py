@@ -46,15 +46,18 @@ def run() -> None:
     """
     import atexit
     import os
+    import threading
     try:
         main()  # standalone mode: ends in SystemExit
         code = 0
     except SystemExit as exc:
         code = exc.code
+    if threading.active_count() > 1:  # a worker still running: let Python join it
+        sys.exit(code)
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
-    atexit._run_exitfuncs()
+    atexit._run_exitfuncs()  # what Python's teardown would run first (weakref finalizers too)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -225,17 +228,20 @@ def detect(case, typologies, config_file, window, max_cycle_length, sets, fmt, o
     import gc
 
     # A run creates over 100k long-lived objects (polars, numba and its typing registries,
-    # alert evidence) and almost no cyclic garbage: the cyclic collector's ~300 passes cost
-    # 0.15-0.3 s of a 2 s demo run and free ~1k objects, no arrays (reference counting frees
-    # the detectors' arrays). So the collector pauses for the run and resumes after it.
-    collecting = gc.isenabled()
-    gc.disable()
+    # alert evidence) and little cyclic garbage: the cyclic collector's ~300 passes over them
+    # cost 0.15-0.3 s of a 2 s demo run and free ~1k objects, no arrays (reference counting
+    # frees the detectors' arrays). The objects that exist before the run (imports) are
+    # frozen out of collection, and collections are made rarer; a cold numba compile's
+    # garbage is still collected.
+    gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], 50_000), *thresholds[1:])
     try:
         summary, run_dir = _detect_run(case, typologies, config_file, window, max_cycle_length,
                                        sets, quiet)
     finally:
-        if collecting:
-            gc.enable()
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
     import polars as pl
     rows = [{"typology": t, "alerts": d["alerts"], "seconds": d["seconds"],
              "budget_cut": int(d.get("budget_cut", 0))}

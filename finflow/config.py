@@ -280,6 +280,11 @@ class HawalaNettingConfig:
     max_pairs: int = 1_000_000
     max_results: int = 10_000
 
+    def __post_init__(self):
+        if self.correlation not in ("spearman", "pearson"):
+            raise ConfigError(f"hawala_netting.correlation: {self.correlation!r} is not "
+                              "'spearman' or 'pearson'")
+
 
 @dataclass
 class HawalaMirrorConfig:
@@ -344,6 +349,8 @@ class DetectConfig:
                 raise ConfigError(f"{type(sec).__name__} has no parameter {name!r}; known: "
                                   + ", ".join(kinds))
             setattr(sec, name, _coerce(value, kinds[name], key))
+            if hasattr(sec, "__post_init__"):  # the section's own checks, as at construction
+                sec.__post_init__()
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

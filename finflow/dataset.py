@@ -215,14 +215,23 @@ def _resolve_truth_accounts(table: pl.DataFrame, accounts: pl.DataFrame) -> pl.D
     return filled.rename({"_account": "account"}).select(cols[:i] + ["account"] + cols[i:])
 
 
-def _check_replaceable(path: Path) -> None:
-    """Raise DatasetError unless ``path`` is an empty directory or a finflow dataset (a
-    meta.json naming a schema version): write_dataset deletes what it replaces, so anything
-    else (a file, a symlink, a project directory) is refused, whoever the caller is."""
+#: written first by write_dataset and removed once meta.json is written: a directory holding it
+#: is an interrupted write, which may be replaced
+INCOMPLETE_MARKER = ".finflow-incomplete"
+
+
+def check_replaceable(path: str | Path) -> None:
+    """Raise DatasetError unless ``path`` does not exist, is an empty directory, a finflow
+    dataset (a meta.json naming a schema version) or an interrupted write of one (holds
+    INCOMPLETE_MARKER): write_dataset deletes what it replaces, so anything else (a file, a
+    symlink, a project directory) is refused. Callers check before expensive work."""
+    path = Path(path)
+    if not (path.exists() or path.is_symlink()):
+        return
     if path.is_symlink() or not path.is_dir():
         raise DatasetError(f"{path} exists and is not a directory; refusing to replace it "
                            "(choose a new output path)")
-    if not any(path.iterdir()):
+    if not any(path.iterdir()) or (path / INCOMPLETE_MARKER).is_file():
         return
     try:
         meta = json.loads((path / "meta.json").read_text())
@@ -244,10 +253,10 @@ def write_dataset(path: str | Path, raw: pl.LazyFrame | pl.DataFrame, *, meta: d
     transactions imply. ``truth`` maps a file stem to a table written under truth/; a truth
     table with ``account_id`` but no (or a partly null) ``account`` column gets ``account``
     from the interned index (see _resolve_truth_accounts).
-    ``meta`` is completed with schema version, counts, time range; written last, so a
-    directory without meta.json is an interrupted write.
-    An existing ``path`` is replaced (with ``overwrite``) only if it is an empty directory or
-    a finflow dataset; anything else raises DatasetError and is left untouched.
+    ``meta`` is completed with schema version, counts, time range and written last; until
+    then the directory holds INCOMPLETE_MARKER, so an interrupted write can be replaced.
+    An existing ``path`` is replaced (with ``overwrite``) only if check_replaceable allows
+    it; anything else raises DatasetError and is left untouched.
     A DataFrame ``raw`` is interned in memory (fast path); a LazyFrame is streamed by polars
     (for inputs larger than memory). Both write the same tables.
     """
@@ -255,10 +264,11 @@ def write_dataset(path: str | Path, raw: pl.LazyFrame | pl.DataFrame, *, meta: d
     if path.exists() or path.is_symlink():
         if not overwrite:
             raise DatasetError(f"{path} exists; pass overwrite to replace it")
-        _check_replaceable(path)
+        check_replaceable(path)
         if any(path.iterdir()):
             shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
+    (path / INCOMPLETE_MARKER).touch()
     txns, accounts = intern_accounts(raw)
     if accounts_extra is not None and accounts_extra.height:
         cols = [c for c in ("bank", "country", "kind") if c in accounts_extra.columns]
@@ -294,6 +304,7 @@ def write_dataset(path: str | Path, raw: pl.LazyFrame | pl.DataFrame, *, meta: d
         "currencies": [c for c in row["cur"] if c is not None],
     }
     (path / "meta.json").write_text(json.dumps(full, indent=2, sort_keys=True, default=str) + "\n")
+    (path / INCOMPLETE_MARKER).unlink()
     return Dataset(path)
 
 

@@ -225,7 +225,9 @@ def account_features(g: "TemporalGraph", edges: pl.DataFrame, cfg: FeatureConfig
         pl.col("src").n_unique().alias("distinct_in"),
         pl.col("ts").min().alias("first_in"), pl.col("ts").max().alias("last_in")
     ).rename({"dst": "account"})
-    acc = acc.join(in_, on="account", how="left").join(out_, on="account", how="left")
+    # array columns below are attached by position: the joins must keep the account order
+    acc = acc.join(in_, on="account", how="left", maintain_order="left").join(
+        out_, on="account", how="left", maintain_order="left")
     acc = acc.with_columns(pl.Series("entropy_in", _entropy(g.dst, g.src, n)),
                            pl.Series("entropy_out", _entropy(g.src, g.dst, n)))
     first = pl.min_horizontal("first_in", "first_out")

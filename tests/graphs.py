@@ -109,13 +109,16 @@ def _hawala_graph(edges, country) -> TemporalGraph:
                                      countries=HAWALA_COUNTRIES)
 
 
-def hawala_broker_pair(settle: bool = True, days: int = 60) -> TemporalGraph:
+def hawala_broker_pair(settle: bool = True, days: int = 60, staff: int = 0) -> TemporalGraph:
     """HAWALA_NETTING story. Broker A=0 (GB) collects from 20 customers 3..22 (GB), broker
     B=1 (IQ) pays 20 recipients 23..42 (IQ) the same value less 3% some hours later; with
     ``settle`` A pays trading company T=2 (AE) three large sums (the running imbalance) and T
-    pays B 1% less two days later. Daily counts vary (seeded), so the series track."""
+    pays B 1% less two days later. Daily counts vary (seeded), so the series track. With
+    ``staff`` > 0, B is also a shop paying that many employees 43.. (IQ) small wages
+    (450-520) on day 24 of each month: two bursts in B's outflow series that A's collections
+    do not have."""
     rng = np.random.default_rng(5)
-    country = [1, 2, 0] + [1] * 20 + [2] * 20
+    country = [1, 2, 0] + [1] * 20 + [2] * 20 + [2] * staff
     edges, owed, done = [], 0.0, 0
     for day in range(days):
         for _ in range(int(rng.poisson(2.5))):
@@ -129,6 +132,8 @@ def hawala_broker_pair(settle: bool = True, days: int = 60) -> TemporalGraph:
             edges.append((0, 2, day * DAY_S + 20 * H, owed - done))
             edges.append((2, 1, day * DAY_S + 68 * H, round((owed - done) * 0.99, 2)))
             done = owed
+        if staff and day % 30 == 24:
+            edges += [(1, 43 + e, day * DAY_S + 9 * H, 450.0 + 5 * e) for e in range(staff)]
     return _hawala_graph(edges, country)
 
 
@@ -246,28 +251,10 @@ def gather_then_scatter(k: int = 4) -> TemporalGraph:
 
 
 def hawala_broker_pair_with_payroll(days: int = 60, staff: int = 15) -> TemporalGraph:
-    """``hawala_broker_pair`` whose payer B=1 is also a shop paying ``staff`` employees
-    43.. (IQ) small wages (450-520) on day 24 of each month: B's outflow series has two
-    bursts that A's collections do not have. The broker pair still tracks bucket after
-    bucket (HAWALA_NETTING with rank correlation); Pearson's value drops to ~0.4."""
-    rng = np.random.default_rng(5)
-    country = [1, 2, 0] + [1] * 20 + [2] * 20 + [2] * staff
-    edges, owed, done = [], 0.0, 0
-    for day in range(days):
-        for _ in range(int(rng.poisson(2.5))):
-            t = day * DAY_S + int(rng.integers(8 * H, 18 * H))
-            v = float(rng.integers(200, 600))
-            edges.append((3 + int(rng.integers(20)), 0, t, v))
-            edges.append((1, 23 + int(rng.integers(20)), t + int(rng.integers(1, 12)) * H,
-                          round(v * 0.97, 2)))
-            owed += v
-        if day in (days // 3, 2 * days // 3, days - 1):
-            edges.append((0, 2, day * DAY_S + 20 * H, owed - done))
-            edges.append((2, 1, day * DAY_S + 68 * H, round((owed - done) * 0.99, 2)))
-            done = owed
-        if day % 30 == 24:
-            edges += [(1, 43 + e, day * DAY_S + 9 * H, 450.0 + 5 * e) for e in range(staff)]
-    return _hawala_graph(edges, country)
+    """``hawala_broker_pair`` whose payer B=1 also pays ``staff`` employees monthly wages. The
+    broker pair still tracks bucket after bucket (HAWALA_NETTING with rank correlation);
+    Pearson's value drops to ~0.4."""
+    return hawala_broker_pair(days=days, staff=staff)
 
 
 def bipartite_tree_3x2(hours: int = 21) -> TemporalGraph:

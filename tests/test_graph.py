@@ -174,3 +174,25 @@ def test_write_dataset_replaces_a_dataset_or_an_empty_directory(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert write_dataset(empty, _raw_rows(), meta={}).meta["transactions"] == 1
+
+
+def test_an_interrupted_write_can_be_replaced_and_a_finished_one_has_no_marker(tmp_path):
+    """write_dataset marks its directory until meta.json is written; ingest and generate run
+    the same check before any work (a project directory fails before staging)."""
+    import pytest
+
+    from finflow.dataset import INCOMPLETE_MARKER, write_dataset
+    from finflow.errors import DatasetError
+    from finflow.synth import generate
+    case = tmp_path / "c.finflow"
+    write_dataset(case, _raw_rows(), meta={})
+    assert not (case / INCOMPLETE_MARKER).exists() and (case / "meta.json").is_file()
+    (case / "meta.json").unlink()          # as if killed before meta.json was written ...
+    (case / INCOMPLETE_MARKER).touch()     # ... with the marker still there
+    assert write_dataset(case, _raw_rows(), meta={}).meta["transactions"] == 1
+    assert not (case / INCOMPLETE_MARKER).exists()
+    (case / "meta.json").unlink()          # parquet files but neither marker nor meta.json
+    with pytest.raises(DatasetError, match="not a finflow dataset"):
+        write_dataset(case, _raw_rows(), meta={})
+    with pytest.raises(DatasetError, match="not a finflow dataset"):
+        generate({"scenario": {"seed": 1}}, case)

@@ -417,3 +417,17 @@ def test_small_data_alerts_are_planted_instances(small_case, typology, det, cfg)
     if n == 0:
         pytest.skip(f"no {typology} planted in small.finflow")
     assert recall == 1.0 and precision >= 0.8, (recall, precision)
+
+
+def test_unknown_correlation_is_refused_when_the_config_is_made():
+    """A typo fails at load time, before any detector has run."""
+    import pytest
+
+    from finflow.config import HawalaNettingConfig, load_config
+    from finflow.errors import ConfigError
+    with pytest.raises(ConfigError, match="spearman"):
+        HawalaNettingConfig(correlation="kendall")
+    with pytest.raises(ConfigError, match="spearman"):
+        load_config(None, {"hawala_netting.correlation": "pearsn"})
+    assert load_config(None, {"hawala_netting.correlation": "pearson"}) \
+        .hawala_netting.correlation == "pearson"

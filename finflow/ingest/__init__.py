@@ -30,7 +30,7 @@ from typing import Iterable, Mapping
 
 import polars as pl
 
-from ..dataset import Dataset, write_dataset
+from ..dataset import Dataset, check_replaceable, write_dataset
 from ..errors import ConfigError, DatasetError, FinflowError, InputError
 from . import amlsim, amlworld, generic, paysim
 from .common import (BAD_TIME, DUPLICATE_TXN_ID, TXN_ID_FILE_STRIDE, Options, Source,
@@ -91,11 +91,7 @@ def _available_memory() -> int:
 
 
 def _check_output(out: Path, inputs: list[Path]) -> None:
-    if out.exists() and not out.is_dir():
-        raise DatasetError(f"{out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not (out / "meta.json").is_file():
-        raise DatasetError(f"{out} exists and is not a finflow dataset; refusing to replace "
-                           "it (choose a new -o path)")
+    check_replaceable(out)
     root = out.resolve()
     for p in inputs:
         if root in p.resolve().parents:

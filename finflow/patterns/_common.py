@@ -1,5 +1,5 @@
-"""Helpers shared by detectors: score shaping, evidence measures, and the CSR and
-relationship helpers the fan, scatter-gather and structuring detectors build alerts with."""
+"""Helpers shared by detectors: score shaping, evidence measures (account volume, segment
+medians), and the CSR and relationship helpers detectors build alerts with."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +9,8 @@ from ..graph import TemporalGraph
 
 __all__ = ["saturate", "speed_score", "persistence", "account_volume", "EVIDENCE_LIMIT",
            "owner_of", "ranges", "unique_pairs", "group_unique", "csr_take", "csr_concat",
-           "role_codes", "members_csr", "pair_key", "pair_counts", "relationship_novelty"]
+           "role_codes", "members_csr", "pair_key", "pair_counts", "relationship_novelty",
+           "segment_median"]
 
 #: evidence lists (transactions, counterparties, paths) are cut at this length; the alert's
 #: transaction and account tables always hold everything

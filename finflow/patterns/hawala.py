@@ -29,7 +29,6 @@ import polars as pl
 from .._kernels import hawala as K
 from ..alerts import ROLE_CODE, Detection, make_alerts
 from ..config import HawalaMirrorConfig, HawalaNettingConfig
-from ..errors import ConfigError
 from ..graph import TemporalGraph
 from ._common import ranges, saturate
 
@@ -222,9 +221,6 @@ def detect_hawala_netting(graph: TemporalGraph, cfg: HawalaNettingConfig) -> Det
     """
     g = graph
     params = dataclasses.asdict(cfg)
-    if cfg.correlation not in ("spearman", "pearson"):
-        raise ConfigError(f"hawala_netting.correlation: {cfg.correlation!r} is not "
-                          "'spearman' or 'pearson'")
     use_ranks = cfg.correlation == "spearman"
     stats = {"budget_cut": 0, "candidates": 0, "pairs": 0}
     if g.n_edges == 0:

@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from .. import schema
-from ..errors import ConfigError, DatasetError
+from ..errors import ConfigError
 from .background import generate_background
 from .rows import Rows
 from .typologies import CORE_ROLES, DEFAULT_PARAMS, ORDER, Planter
@@ -118,12 +118,10 @@ def generate(scenario: str | Path | dict, out: str | Path, *, csv: bool = False)
     ``csv=True`` also writes ``out/raw.csv``: the raw transactions with string account ids
     (what ``finflow ingest`` would read). Raises ConfigError on a bad scenario.
     """
-    from ..dataset import write_dataset
+    from ..dataset import check_replaceable, write_dataset
 
     out = Path(out)
-    if out.exists() and not (out.is_dir() and ((out / "meta.json").is_file()
-                                               or not any(out.iterdir()))):
-        raise DatasetError(f"{out} exists and is not a finflow dataset; refusing to replace it")
+    check_replaceable(out)
     sc = load_scenario(scenario)
     s = sc["scenario"]
     rng = np.random.default_rng(int(s["seed"]))
