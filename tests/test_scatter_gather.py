@@ -143,6 +143,15 @@ def test_diamond_is_one_scatter_gather():
     assert ev["params"]["min_intermediaries"] == 3
 
 
+def test_an_unbounded_degree_budget_cuts_nothing():
+    """max_degree as large as int64 allows (no budget) must not overflow into "over budget"."""
+    for cfg in (ScatterGatherConfig(max_degree=2**63 - 1), ScatterGatherConfig(max_degree=10**9)):
+        det = detect_scatter_gather(diamond(3), cfg)
+        assert len(det.alerts) == 1 and det.stats["budget_cut"] == 0
+    det = detect_scatter_gather(diamond(3), ScatterGatherConfig(max_degree=2))
+    assert len(det.alerts) == 0 and det.stats["budget_cut"] > 0
+
+
 def test_gather_before_scatter_is_required():
     """Intermediaries paying the target before they are paid is not a scatter-gather."""
     e = [(0, i, 10, 500.0) for i in range(1, 4)] + [(i, 4, 5, 480.0) for i in range(1, 4)]

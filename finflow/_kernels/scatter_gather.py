@@ -57,8 +57,7 @@ def _slice(ts, lo, hi, t_from, t_to, max_degree):
     when more than ``max_degree`` positions qualify. A binary search for ``a``, then a scan:
     slices are short, and a scan reads what the caller reads next. O(log(hi - lo) + b - a)."""
     a = row_lower_bound(ts, lo, hi, t_from)
-    over = a + max_degree   # the first position past the budget
-    if over < a or (over < hi and ts[over] <= t_to):
+    if max_degree < hi - a and ts[a + max_degree] <= t_to:   # (no a + max_degree overflow)
         return a, -1
     b = a
     while b < hi and ts[b] <= t_to:
