@@ -366,6 +366,12 @@ def test_missing_required_column(tmp_path):
         ingest([f], tmp_path / "c.finflow")
     with pytest.raises(InputError, match=r"t.csv, column 'amount': missing required column"):
         ingest([f], tmp_path / "c.finflow", fmt="generic")
+    for fmt, missing, layout in (("paysim", "step", "PaySim"),
+                                 ("amlsim", "tran_id", "AMLSim"),
+                                 ("amlworld", "Timestamp", "AMLworld")):
+        with pytest.raises(InputError, match=rf"t.csv, column '{missing}': missing required "
+                                             rf"column '{missing}' for the {layout} layout"):
+            ingest([f], tmp_path / "c.finflow", fmt=fmt)
 
 
 def test_empty_files(tmp_path):

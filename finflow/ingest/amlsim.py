@@ -23,8 +23,8 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import InputError
-from .common import (FieldSpec, Header, Options, Source, keep_extras, roles_from_transactions,
-                     sniff_time, typology_name)
+from .common import (FieldSpec, Header, Options, Source, keep_extras, require_columns,
+                     roles_from_transactions, sniff_time, typology_name)
 
 __all__ = ["COLUMNS", "matches", "plan", "side_files", "accounts_extra", "alerts_truth"]
 
@@ -39,10 +39,7 @@ def matches(header: Header) -> bool:
 
 
 def plan(src: Source, header: Header, lf: pl.LazyFrame, opts: Options) -> FieldSpec:
-    for c in _REQUIRED:
-        if c not in header.names:
-            raise InputError(f"missing required column {c!r} for the AMLSim layout",
-                             file=str(src.path), column=c)
+    require_columns(src, header, _REQUIRED, "AMLSim")
     cols = {k: v for k, v in COLUMNS.items() if v in header.names}
     sample = lf.select(cols["ts"]).head(2000).collect()[cols["ts"]]
     time = sniff_time(sample, opts.time_format)

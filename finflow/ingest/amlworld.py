@@ -28,7 +28,7 @@ import polars as pl
 
 from ..errors import InputError
 from .common import (FieldSpec, Header, Options, Source, parse_any_time, parse_float,
-                     roles_from_transactions, sniff_time, typology_name)
+                     require_columns, roles_from_transactions, sniff_time, typology_name)
 
 __all__ = ["HEADER", "matches", "plan", "read_patterns", "patterns_truth"]
 
@@ -72,11 +72,7 @@ DISPLAY = {"ts": "Timestamp", "src": "From Bank/Account", "dst": "To Bank/Accoun
 
 
 def plan(src: Source, header: Header, lf: pl.LazyFrame, opts: Options) -> FieldSpec:
-    missing = [h for h in NAMES if h not in header.names]
-    if missing:
-        raise InputError(f"missing required column {missing[0]!r} for the AMLworld layout "
-                         f"(expected header {','.join(HEADER)})", file=str(src.path),
-                         column=missing[0])
+    require_columns(src, header, NAMES, "AMLworld", f" (expected header {','.join(HEADER)})")
     sample = lf.select("Timestamp").head(2000).collect()["Timestamp"]
     time = sniff_time(sample, opts.time_format)
     src.format = "amlworld"

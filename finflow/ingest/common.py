@@ -169,6 +169,14 @@ class Header:
     separator: str = ","
 
 
+def require_columns(src: Source, header: Header, required, layout: str, hint: str = "") -> None:
+    """InputError naming the file and the first of ``required`` missing from ``header``."""
+    for c in required:
+        if c not in header.names:
+            raise InputError(f"missing required column {c!r} for the {layout} layout{hint}",
+                             file=str(src.path), column=c)
+
+
 def read_header(src: Source) -> Header:
     """Column names of a CSV (first record, separator sniffed among , ; tab |) or Parquet file.
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..errors import InputError
-from .common import FieldSpec, Header, Options, Source, TimeSpec, _iso_us, keep_extras
+from .common import (FieldSpec, Header, Options, Source, TimeSpec, _iso_us, keep_extras,
+                     require_columns)
 
 __all__ = ["DEFAULT_START", "matches", "plan"]
 
@@ -26,10 +26,7 @@ def matches(header: Header) -> bool:
 
 
 def plan(src: Source, header: Header, lf: pl.LazyFrame, opts: Options) -> FieldSpec:
-    for c in _REQUIRED:
-        if c not in header.names:
-            raise InputError(f"missing required column {c!r} for the PaySim layout",
-                             file=str(src.path), column=c)
+    require_columns(src, header, _REQUIRED, "PaySim")
     cols = {"ts": "step", "src": "nameOrig", "dst": "nameDest", "amount": "amount"}
     if "type" in header.names:
         cols["channel"] = "type"
