@@ -445,16 +445,17 @@ def test_default_rates_agree_with_published_facts(tmp_path):
 
 # -- staging, output safety, truth hook ----------------------------------------------------
 def test_disk_staging_writes_the_same_dataset(tmp_path):
+    """... also into a directory that does not exist yet (staging lives next to the output)."""
     lines = [f"{i},2024-01-0{1 + i % 3}T0{i % 10}:00:00,a{i % 7},b{i % 5},{i}.5,"
              f"{'EUR' if i % 2 else 'USD'}" for i in range(1, 60)]
     lines.insert(10, "999,notatime,a,b,1,USD")
     f = write(tmp_path / "t.csv", HEAD + "\n".join(lines) + "\n")
     mem = ingest([f], tmp_path / "m.finflow", staging="memory", on_error="skip")
-    disk = ingest([f], tmp_path / "d.finflow", staging="disk", on_error="skip")
+    disk = ingest([f], tmp_path / "new" / "d.finflow", staging="disk", on_error="skip")
     for table in ("transactions", "accounts", "rejects"):
         assert pl.read_parquet(mem.table_path(table)).equals(pl.read_parquet(disk.table_path(table)))
     assert disk.meta["staging"] == "disk" and disk.meta["rows_rejected"] == 1
-    assert not [p for p in tmp_path.iterdir() if "staging" in p.name]
+    assert not [p for p in tmp_path.rglob("*") if "staging" in p.name]
 
 
 def test_refuses_to_replace_a_non_dataset_directory(tmp_path):

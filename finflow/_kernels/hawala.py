@@ -37,7 +37,7 @@ import numba
 import numpy as np
 
 from ..config import JIT_OPTIONS
-from .rows import grow, row_lower_bound
+from .rows import grow, row_range
 
 __all__ = ["small_counterparties", "related_pairs", "bucket_series", "lagged_correlation",
            "settlement_paths", "relay_tuples", "mirror_windows"]
@@ -287,9 +287,6 @@ def settlement_paths(sources, is_target, place, out_ptr, out_nbr, out_ts, out_am
             if on_path[v] or out_amt[i] <= small:
                 continue
             t = out_ts[i]
-            if depth > 0:
-                if t < out_ts[row[depth - 1]] or t - out_ts[row[0]] > max_span:
-                    continue
             row[depth] = i
             if is_target[v] and _places_differ(ps, place[v]):
                 if found >= max_paths:
@@ -314,14 +311,13 @@ def settlement_paths(sources, is_target, place, out_ptr, out_nbr, out_ts, out_am
                 depth += 1
                 node[depth] = v
                 on_path[v] = True
-                # first eligible transaction: ts >= t (rows are time-sorted)
-                lo = row_lower_bound(out_ts, out_ptr[v], out_ptr[v + 1], t)
-                pos[depth] = lo
-                lim = out_ptr[v + 1]
-                if lim - lo > max_degree:
-                    lim = lo + max_degree
+                # eligible next hops: not before t, within max_span of the path's first hop
+                a, b, n_cut = row_range(out_ts, out_ptr[v], out_ptr[v + 1], t,
+                                        out_ts[row[0]] + max_span, max_degree)
+                pos[depth] = a
+                stop[depth] = b
+                if n_cut > 0:
                     cut += 1
-                stop[depth] = lim
     return (p_src[:n_paths].copy(), p_tgt[:n_paths].copy(), p_ptr[:n_paths + 1].copy(),
             p_edge[:n_edges].copy(), cut)
 

@@ -175,6 +175,7 @@ def ingest(inputs: str | os.PathLike | Iterable[str | os.PathLike], out: str | o
     paths = expand_inputs(inputs)
     pattern_paths = expand_inputs(patterns) if patterns else []
     _check_output(out, paths)
+    out.parent.mkdir(parents=True, exist_ok=True)   # disk staging lives next to ``out``
     opts = Options(load_rates(fx, base_currency), dict(mapping or {}), time_format,
                    _parse_start(start))
     sources = [Source(i, p, file_kind(p), p.stat().st_size) for i, p in enumerate(paths)]
