@@ -308,7 +308,7 @@ def _accounts(g: TemporalGraph, r: Replay, origins: np.ndarray) -> pl.DataFrame:
     no_in = pl.col("n_tainted_in") == 0
     df = df.with_columns(pl.when(no_in).then(None).otherwise(pl.col("first_ts")).alias("first_ts"),
                          pl.when(no_in).then(None).otherwise(pl.col("last_ts")).alias("last_ts"))
-    return df.sort(["traced_in", "originated", "account"], descending=[True, True, False])
+    return df      # sorted by the caller, after its join
 
 
 def trace(ds_or_path, seeds=None, *, seed_txns=None, backward: bool = False,

@@ -108,7 +108,7 @@ def test_checker_rejects_broken_instances(tmp_path):
     truth = pl.DataFrame({
         "instance": ["CYCLE-0001"] * 3 + ["FAN_OUT-0001"] * 5 + ["STRUCTURING-0001"] * 2,
         "typology": ["CYCLE"] * 3 + ["FAN_OUT"] * 5 + ["STRUCTURING"] * 2,
-        "account": pl.Series([-1] * 10, dtype=pl.Int32),
+        "account": pl.Series([None] * 10, dtype=pl.Int32),   # write_dataset fills it
         "account_id": ["a", "b", "c", "h", "s0", "s1", "s2", "s3", "d", "z"],
         "role": ["member"] * 3 + ["hub"] + ["sink"] * 4 + ["source", "sink"],
     })
@@ -116,8 +116,6 @@ def test_checker_rejects_broken_instances(tmp_path):
                         + ["STRUCTURING-0001"] * 3, "txn_id": [r[0] for r in rows]})
     ds = write_dataset(tmp_path / "bad.finflow", raw, meta={},
                        truth={"instances": truth, "instance_transactions": itx})
-    from finflow.synth import _fill_truth_accounts
-    _fill_truth_accounts(ds)
     errs = check_dataset(ds)
     assert any(e.startswith("CYCLE-0001: span exceeds window") for e in errs)
     assert any(e.startswith("FAN_OUT-0001: at most 4 distinct") for e in errs)

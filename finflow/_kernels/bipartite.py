@@ -164,15 +164,8 @@ def novel_pairs(out_ptr, in_ptr, in_nbr, in_ts, in_amt, in_eid, window, max_degr
                 for s in range(q, r):
                     total += grp_amt[s]
                 ok = total >= min_pair_amount
-            if ok:  # b never pays a: binary search in b's sorted row
-                lo = out_ptr[b]
-                hi = out_ptr[b + 1]
-                while lo < hi:
-                    mid = (lo + hi) // 2
-                    if srt_nbr[mid] < a:
-                        lo = mid + 1
-                    else:
-                        hi = mid
+            if ok:  # b never pays a: binary search in b's payee-sorted row
+                lo = row_lower_bound(srt_nbr, out_ptr[b], out_ptr[b + 1], a)
                 if lo < out_ptr[b + 1] and srt_nbr[lo] == a:
                     ok = False
             if ok:

@@ -115,7 +115,6 @@ def _detect_fan(graph: TemporalGraph, cfg: FanConfig, outgoing: bool) -> Detecti
     # evidence values as Python scalars and numpy slices (turned into JSON lists whole)
     hub_ids = graph.account_id_of(node).to_list()
     cp_ids = graph.account_id_of(cps).to_numpy()
-    row_txn = graph.txn_id[eid]
     direction = "out" if outgoing else "in"
     thresholds = {"window": w, "min_degree": k}
     lo_l, hi_l, cp_lo, cp_hi = lo.tolist(), hi.tolist(), cp_ptr[:-1].tolist(), cp_ptr[1:].tolist()
@@ -132,7 +131,7 @@ def _detect_fan(graph: TemporalGraph, cfg: FanConfig, outgoing: bool) -> Detecti
             "hub": hub_ids[i],
             "direction": direction,
             "counterparties": cp_ids[cp_lo[i]:min(cp_hi[i], cp_lo[i] + EVIDENCE_LIMIT)],
-            "txn_ids": row_txn[sl],
+            "txn_ids": graph.txn_id[eid[sl]],
             "amounts": amt[sl],
             "times": ts[sl],
             "window": {"start": t_lo[i], "end": t_hi[i]},

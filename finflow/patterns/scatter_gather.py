@@ -29,8 +29,20 @@ __all__ = ["detect_scatter_gather", "detect_gather_scatter"]
 
 
 def _sums(ptr, values):
-    c = np.concatenate([[0.0], np.cumsum(values)])
-    return c[ptr[1:]] - c[ptr[:-1]]
+    """Sum of each CSR segment (segments non-empty): each alert's own values, in order."""
+    return np.add.reduceat(values, ptr[:-1])
+
+
+def _select(f: dict, keep: np.ndarray, csr: dict) -> dict:
+    """Features ``f`` of the alerts ``keep`` (increasing indices): an alert's features depend
+    only on its own transactions, so CSR blocks (``csr``: pointer key -> value keys) go
+    through csr_take and every other array is indexed."""
+    out = {}
+    for ptr, values in csr.items():
+        out[ptr], taken = csr_take(f[ptr], keep, *(f[v] for v in values))
+        out.update(zip(values, taken))
+    out.update((k, v[keep]) for k, v in f.items() if k not in out)
+    return out
 
 
 def _retention(into, out):
@@ -97,7 +109,8 @@ def detect_scatter_gather(graph: TemporalGraph, cfg: ScatterGatherConfig) -> Det
         path_ptr, (e1, e2, pm) = csr_take(path_ptr, keep, e1, e2, pm)
         src, dst, peak, peak_start, peak_span, score = (
             x[keep] for x in (src, dst, peak, peak_start, peak_span, score))
-        f = _sg_keep(graph, f, keep)
+        f = _select(f, keep, {"h1_ptr": ("h1",), "h2_ptr": ("h2",),
+                              "mid_ptr": ("mids", "mid_share_each")})
     h1_ptr, h1, h2_ptr, h2 = f["h1_ptr"], f["h1"], f["h2_ptr"], f["h2"]
     mid_ptr, mids, n_mid = f["mid_ptr"], f["mids"], f["n_mid"]
     into, out, retention = f["into"], f["out"], f["retention"]
@@ -185,25 +198,6 @@ def _sg_features(graph: TemporalGraph, a: int, path_ptr, e1, e2, pm, w: int) -> 
                 novelty=relationship_novelty(graph, hop_alert, hop_edge, a))
 
 
-def _sg_keep(graph: TemporalGraph, f: dict, keep: np.ndarray) -> dict:
-    """:func:`_sg_features` of the alerts ``keep`` (increasing indices) taken from those of
-    all alerts: an alert's features depend only on its own paths, so rows are selected;
-    value sums are recomputed over the kept hops (prefix-sum differences, as
-    :func:`_sg_features` on the kept alerts gives them)."""
-    h1_ptr, (h1,) = csr_take(f["h1_ptr"], keep, f["h1"])
-    h2_ptr, (h2,) = csr_take(f["h2_ptr"], keep, f["h2"])
-    mid_ptr, (mids, mid_share_each) = csr_take(f["mid_ptr"], keep, f["mids"], f["mid_share_each"])
-    n_mid = np.diff(mid_ptr)
-    into = _sums(h1_ptr, graph.amt[h1])
-    out = _sums(h2_ptr, graph.amt[h2])
-    return dict(h1_ptr=h1_ptr, h1=h1, h2_ptr=h2_ptr, h2=h2, mid_ptr=mid_ptr, mids=mids,
-                n_mid=n_mid, into=into, out=out, retention=_retention(into, out),
-                t_first=f["t_first"][keep], t_last=f["t_last"][keep],
-                mid_share_each=mid_share_each,
-                mid_share=np.add.reduceat(mid_share_each, mid_ptr[:-1]) / n_mid,
-                novelty=f["novelty"][keep])
-
-
 def detect_gather_scatter(graph: TemporalGraph, cfg: GatherScatterConfig) -> Detection:
     """GATHER_SCATTER alerts.
 
@@ -245,7 +239,8 @@ def detect_gather_scatter(graph: TemporalGraph, cfg: GatherScatterConfig) -> Det
              "below_min_score": 0}
     if hub.shape[0] == 0:
         return Detection(AlertBatch.empty(), stats)
-    f = _gs_features(graph, hub, in_ptr, in_pos, out_ptr, out_pos, w)
+    f = {**_gs_features(graph, hub, in_ptr, in_pos, out_ptr, out_pos, w),
+         "in_ptr": in_ptr, "out_ptr": out_ptr}
     speed = speed_score(big_r - big_l, w)
     score = ((0.3 * f["d_in"] / (f["d_in"] + k_in) + 0.3 * f["d_out"] / (f["d_out"] + k_out)
               + 0.4 * speed) * f["retention"] * f["hub_share"] * (0.5 + 0.5 * f["novelty"])
@@ -255,12 +250,12 @@ def detect_gather_scatter(graph: TemporalGraph, cfg: GatherScatterConfig) -> Det
     a = keep.shape[0]
     if a == 0:
         return Detection(AlertBatch.empty(), stats)
-    if a < hub.shape[0]:   # features of a burst depend only on its own transactions
-        in_ptr, (in_pos,) = csr_take(in_ptr, keep, in_pos)
-        out_ptr, (out_pos,) = csr_take(out_ptr, keep, out_pos)
+    if a < hub.shape[0]:
         hub, big_l, tau, big_r, n_splits, score = (
             x[keep] for x in (hub, big_l, tau, big_r, n_splits, score))
-        f = _gs_features(graph, hub, in_ptr, in_pos, out_ptr, out_pos, w)
+        f = _select(f, keep, {"in_ptr": ("ein",), "out_ptr": ("eout",), "pay_ptr": ("payers",),
+                              "rec_ptr": ("payees",)})
+    in_ptr, out_ptr = f["in_ptr"], f["out_ptr"]
     ein, eout, n_in, n_out = f["ein"], f["eout"], np.diff(in_ptr), np.diff(out_ptr)
     pay_ptr, payers, rec_ptr, payees = f["pay_ptr"], f["payers"], f["rec_ptr"], f["payees"]
     d_in, d_out, into, out = f["d_in"], f["d_out"], f["into"], f["out"]

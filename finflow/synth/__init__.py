@@ -104,7 +104,7 @@ def _truth(planter: Planter, ids: pl.Series) -> pl.DataFrame:
     typ = pl.Series(planter.typology_of, dtype=pl.String)
     df = pl.DataFrame({
         "instance": names.gather(inst), "typology": typ.gather(inst),
-        "account": pl.Series(np.full(acc.shape[0], -1, np.int32)),
+        "account": pl.Series(np.full(acc.shape[0], None), dtype=pl.Int32),  # filled on write
         "account_id": ids.gather(acc), "role": pl.Series(planter.role_name, dtype=pl.String),
     })
     # an account appears once per instance (first role wins: core roles are recorded first)
@@ -173,7 +173,8 @@ def generate(scenario: str | Path | dict, out: str | Path, *, csv: bool = False)
     }
     ds = write_dataset(out, raw, meta=meta, accounts_extra=extra,
                        truth={"instances": instances, "instance_transactions": inst_txns})
-    _fill_truth_accounts(ds)
+    if ds.truth("instances")["account"].null_count():
+        raise RuntimeError("generator bug: a truth account has no transaction")
     if csv:
         raw.write_csv(out / "raw.csv", datetime_format="%Y-%m-%dT%H:%M:%S%.f%z")
     return ds
@@ -207,13 +208,3 @@ def _no_background_inflow(c: dict, planter: Planter, n_accounts: int, roles) -> 
     return {k: v[~drop] for k, v in c.items()}
 
 
-def _fill_truth_accounts(ds) -> None:
-    """Set truth ``account`` from the dataset's own interning (whatever write_dataset chose)."""
-    key = ds.accounts().select("account_id", "account").collect()
-    p = ds.path / "truth" / "instances.parquet"
-    inst = pl.read_parquet(p).drop("account").join(key, on="account_id", how="left",
-                                                   maintain_order="left")
-    if inst["account"].null_count():
-        raise RuntimeError("generator bug: a truth account has no transaction")
-    inst.select([pl.col(k).cast(v) for k, v in schema.TRUTH_INSTANCES.items()]).write_parquet(
-        p, compression="zstd")
