@@ -254,7 +254,7 @@ def test_alert_budget_keeps_the_highest_scores_and_counts_the_rest():
     assert len(full.alerts) == 300 and full.stats["alerts_cut"] == 0
     cut = detect_cycles(g, CycleConfig(max_alerts=50))
     assert len(cut.alerts) == 50 and cut.stats["alerts_cut"] == 250
-    assert cut.stats["budget_cut"] >= 250
+    assert cut.stats["budget_cut"] == 250      # nothing but the alert budget cuts here
     top = full.alerts.alerts["score"].head(50).to_list()
     assert cut.alerts.alerts["score"].to_list() == top
 
