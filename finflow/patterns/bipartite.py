@@ -46,7 +46,7 @@ import numpy as np
 from ..alerts import ROLE_CODE, AlertBatch, Detection, make_alerts
 from ..config import BipartiteConfig, StackConfig
 from ..graph import TemporalGraph
-from ._common import ranges
+from ._common import group_unique, ranges
 from .._kernels.bipartite import bipartite_blocks, chain_layers, drop_contained, novel_pairs
 
 __all__ = ["detect_bipartite", "detect_stack", "find_blocks", "bipartite_candidates"]
@@ -166,15 +166,6 @@ def _group_ptr(labels: np.ndarray, n: int) -> np.ndarray:
     return np.searchsorted(labels, np.arange(n + 1, dtype=np.int64)).astype(np.int64)
 
 
-def _distinct(labels: np.ndarray, accounts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray,
-                                                                          np.ndarray]:
-    """Distinct accounts per label (labels in ``[0, n)``): ``(ptr, accounts sorted per label,
-    index of one occurrence of each)``. One sort of packed int64 keys, O(K log K)."""
-    key = (labels.astype(np.int64) << 32) | accounts.astype(np.int64)
-    uniq, first = np.unique(key, return_index=True)
-    return _group_ptr(uniq >> 32, n), (uniq & 0xFFFFFFFF).astype(np.int32), first
-
-
 @dataclasses.dataclass
 class _Layers:
     """Blocks ``block[l]`` seen as layers ``l = 0..L-1``: pairs, distinct sides and sorted
@@ -196,15 +187,12 @@ def _layers(blocks: Blocks, block: np.ndarray) -> _Layers:
     n_pairs = blocks.block_ptr[block + 1] - first
     pairs = blocks.block_pairs[ranges(first, first + n_pairs)[1]]
     layer_of_pair = np.repeat(np.arange(n, dtype=np.int64), n_pairs)
-    a_ptr, a_acc, _ = _distinct(layer_of_pair, blocks.pa[pairs], n)
-    b_ptr, b_acc, _ = _distinct(layer_of_pair, blocks.pb[pairs], n)
+    a_ptr, a_acc = group_unique(layer_of_pair, blocks.pa[pairs], n)
+    b_ptr, b_acc = group_unique(layer_of_pair, blocks.pb[pairs], n)
     e_first = blocks.pedge_ptr[pairs]
     e_len = blocks.pedge_ptr[pairs + 1] - e_first
     edges = blocks.pedge[ranges(e_first, e_first + e_len)[1]]
-    layer_of_edge = np.repeat(layer_of_pair, e_len)
-    edges = edges[np.lexsort((edges, layer_of_edge))]
-    edge_ptr = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(layer_of_edge, minlength=n), out=edge_ptr[1:])
+    edge_ptr, edges = group_unique(np.repeat(layer_of_pair, e_len), edges, n)  # time order
     return _Layers(block, n_pairs, a_ptr, a_acc, b_ptr, b_acc, edge_ptr, edges)
 
 
