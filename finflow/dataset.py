@@ -376,12 +376,17 @@ class Dataset:
         return [name for _, name in sorted(found)]
 
     def run_dir(self, run: str | None = None, *, containing: str | None = None) -> Path:
-        """Directory of ``run`` (default: latest run, or latest run that has table ``containing``)."""
+        """Directory of ``run`` (default: the latest run), which must hold table ``containing``
+        when given (by default the latest run that does)."""
         runs = self.runs()
         if run is not None:
             if run not in runs:
                 raise DatasetError(f"{self.path}: no run {run!r}; runs: {', '.join(runs) or 'none'}")
-            return self.path / "results" / run
+            d = self.path / "results" / run
+            if containing is not None and not (d / f"{containing}.parquet").is_file():
+                raise DatasetError(f"{self.path}: run {run} has no {containing} (it is not a "
+                                   "`finflow detect` run)")
+            return d
         for name in reversed(runs):
             d = self.path / "results" / name
             if containing is None or (d / f"{containing}.parquet").is_file():

@@ -137,7 +137,7 @@ def evaluate_labels(labels: pl.DataFrame, alerts: pl.DataFrame,
 
 
 def _run_tables(ds: Dataset, run: str | None):
-    d = ds.run_dir(run, containing=None if run else "alerts")
+    d = ds.run_dir(run, containing="alerts")
     return (pl.read_parquet(d / "alerts.parquet"), pl.read_parquet(d / "alert_accounts.parquet"),
             pl.read_parquet(d / "alert_transactions.parquet"), d.name)
 

@@ -220,3 +220,20 @@ def test_evaluate_does_not_import_the_generator():
     assert synth.ORDER == schema.TYPOLOGY_ORDER and synth.CORE_ROLES == schema.CORE_ROLES
     assert set(schema.TYPOLOGY_ORDER) == set(TYPOLOGIES) == set(schema.CORE_ROLES)
     assert all(set(r) <= set(schema.ROLES) for r in schema.CORE_ROLES.values())
+
+
+def test_evaluating_a_run_without_alerts_says_so(tmp_path):
+    """A named run that is not a detect run (a trace run) gives one clear line, not a
+    missing-file error from polars."""
+    import shutil
+    from pathlib import Path
+
+    from finflow.dataset import open_dataset
+    from finflow.evaluate import evaluate
+    case = tmp_path / "small.finflow"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "sample_data" / "small.finflow", case,
+                    ignore=shutil.ignore_patterns("results"))
+    ds = open_dataset(case)
+    ds.new_run_dir()          # run_0001 with no alerts (as a trace run leaves it)
+    with pytest.raises(DatasetError, match="run run_0001 has no alerts"):
+        evaluate(ds, "run_0001")

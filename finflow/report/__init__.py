@@ -183,7 +183,7 @@ def _evaluation_section(ds: Dataset, run: str) -> str:
 def render_report(ds: Dataset, run: str | None = None, *, per_typology: int = 3,
                   max_alerts: int = 40) -> str:
     """The report as an HTML string (see module doc). Reads only the tables it shows."""
-    run_dir = ds.run_dir(run, containing=None if run else "alerts")
+    run_dir = ds.run_dir(run, containing="alerts")
     alerts = pl.read_parquet(run_dir / "alerts.parquet")
     members = pl.read_parquet(run_dir / "alert_accounts.parquet")
     alert_tx = pl.read_parquet(run_dir / "alert_transactions.parquet")
