@@ -87,17 +87,20 @@ paths at most; start blocks left unexplored are counted), then dropping containe
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from ..config import JIT_OPTIONS
+from .jit import kernel
 from .components import find_root
 from .rows import row_lower_bound
 
 __all__ = ["novel_pairs", "bipartite_blocks", "drop_contained", "chain_layers"]
 
+#: "no time yet" (int64 max); a global constant rather than ``np.iinfo`` inside a kernel,
+#: whose numba implementation sits in a module a warm start-up would otherwise import
+NEVER = np.iinfo(np.int64).max
 
-@numba.njit(**JIT_OPTIONS)
+
+@kernel
 def novel_pairs(out_ptr, in_ptr, in_nbr, in_ts, in_amt, in_eid, window, max_degree,
                 min_pair_amount):
     """Novel pairs of a graph, and same-pair links between transactions; O(E + P log E).
@@ -199,7 +202,7 @@ def novel_pairs(out_ptr, in_ptr, in_nbr, in_ts, in_amt, in_eid, window, max_degr
     return pa, pb, pf, pl, pedge_ptr, pedge, prev_same, next_same, n_hubs
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def _rows(key, n):
     """CSR of pair indices grouped by ``key`` (payer or payee); pairs are numbered by first
     time, so each row is sorted by first time (counting sort, O(P + N))."""
@@ -216,7 +219,7 @@ def _rows(key, n):
     return ptr, idx
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def _core_components(items, pa, pb, need_pay, need_rcv, loc_pay, loc_rcv):
     """Core of a pair set in the payer/payee double cover, split into components: the largest
     subset in which every payer a has >= need_pay[a] pairs and every payee b >= need_rcv[b].
@@ -325,7 +328,7 @@ def _core_components(items, pa, pb, need_pay, need_rcv, loc_pay, loc_rcv):
     return out, ptr, n_side
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def _resolve(comp, pa, pb, min_side, min_density, need_pay, need_rcv, loc_pay, loc_rcv,
              cnt_pay, cnt_rcv, emitted):
     """Turn one connected core component into blocks (step 4 of the module doc).
@@ -408,7 +411,7 @@ def _resolve(comp, pa, pb, min_side, min_density, need_pay, need_rcv, loc_pay, l
     return reductions
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def _check_member(x, is_payer, stamp, have_pay, have_rcv, c_pay, c_rcv, min_degree,
                   min_share, chk_pay, chk_rcv, ok_pay, ok_rcv, need_pay, need_rcv):
     """Whether x can be a member in its role in this window: its pairs in H(t0) reach
@@ -426,7 +429,7 @@ def _check_member(x, is_payer, stamp, have_pay, have_rcv, c_pay, c_rcv, min_degr
     return ok_rcv[x]
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def bipartite_blocks(pa, pb, pf, pl, src, dst, ts, prev_same, next_same, n_nodes, window, step,
                      min_side, min_degree, min_share, min_density, max_results):
     """Maximal BIPARTITE blocks over the novel pairs (see the module doc for the algorithm).
@@ -496,7 +499,7 @@ def bipartite_blocks(pa, pb, pf, pl, src, dst, ts, prev_same, next_same, n_nodes
     j = 0   # by_last pointer: pairs that entered (or could not)
     lo = 0  # edge state [lo, ro)
     ro = 0
-    big = np.iinfo(np.int64).max
+    big = NEVER
     t_next = np.int64(0)
     if n_p > 0:
         t_next = (pf[0] // step) * step
@@ -707,7 +710,7 @@ def bipartite_blocks(pa, pb, pf, pl, src, dst, ts, prev_same, next_same, n_nodes
             n_b, cut)
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def drop_contained(block_ptr, block_pairs, block_t0, pa, pb, n_nodes):
     """Blocks (CSR over novel-pair indices, sorted per block) without the repeats and the
     blocks contained in another: block x goes when another block y has A_y ⊇ A_x and
@@ -809,7 +812,7 @@ def drop_contained(block_ptr, block_pairs, block_t0, pa, pb, n_nodes):
     return out_ptr, out_pairs, out_t0
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def chain_layers(block_ptr, block_pairs, pa, pb, pf, pl, n_nodes, window, min_side,
                  min_overlap, min_layers, max_results):
     """STACK paths over blocks (see the module doc).
@@ -851,8 +854,8 @@ def chain_layers(block_ptr, block_pairs, pa, pb, pf, pl, n_nodes, window, min_si
                 inv[fill[a]] = x
                 fill[a] += 1
     # links X -> Y
-    first_in = np.full(n_nodes, np.iinfo(np.int64).max, np.int64)   # in X, per sink
-    first_out = np.full(n_nodes, np.iinfo(np.int64).max, np.int64)  # in Y, per source
+    first_in = np.full(n_nodes, NEVER, np.int64)   # in X, per sink
+    first_out = np.full(n_nodes, NEVER, np.int64)  # in Y, per source
     in_x = np.zeros(n_nodes, np.int8)   # 1 source of X, 2 sink of X
     in_y = np.zeros(n_nodes, np.int8)
     cand_seen = np.full(n_b, -1, np.int64)
@@ -888,7 +891,7 @@ def chain_layers(block_ptr, block_pairs, pa, pb, pf, pl, n_nodes, window, min_si
                     first_out[pa[q]] = min(first_out[pa[q]], pf[q])
                 ok = True
                 shared = 0
-                shared_start = np.iinfo(np.int64).max  # Y's first payment out of S
+                shared_start = NEVER  # Y's first payment out of S
                 for t in range(block_ptr[y], block_ptr[y + 1]):
                     q = block_pairs[t]
                     a = pa[q]
@@ -911,7 +914,7 @@ def chain_layers(block_ptr, block_pairs, pa, pb, pf, pl, n_nodes, window, min_si
                     q = block_pairs[t]
                     in_y[pa[q]] = 0
                     in_y[pb[q]] = 0
-                    first_out[pa[q]] = np.iinfo(np.int64).max
+                    first_out[pa[q]] = NEVER
                 if ok:
                     link_src.append(np.int64(x))
                     link_dst.append(y)
@@ -919,7 +922,7 @@ def chain_layers(block_ptr, block_pairs, pa, pb, pf, pl, n_nodes, window, min_si
             p = block_pairs[s]
             in_x[pa[p]] = 0
             in_x[pb[p]] = 0
-            first_in[pb[p]] = np.iinfo(np.int64).max
+            first_in[pb[p]] = NEVER
     n_links = len(link_src)
     out_ptr = np.zeros(n_b + 1, np.int64)
     for l in range(n_links):

@@ -18,15 +18,14 @@ Union-find uses union by size with path halving: O(E alpha(n)).
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from ..config import JIT_OPTIONS
+from .jit import kernel
 
 __all__ = ["connected_components", "shared_key_pairs", "k_core", "find_root"]
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def find_root(parent, x):
     """Root of x in a union-find forest, halving the path on the way (amortised ~O(1))."""
     while parent[x] != x:
@@ -35,7 +34,7 @@ def find_root(parent, x):
     return x
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def connected_components(n, edge_a, edge_b):
     """Component label per node (int64[n]) = smallest node index in its component.
 
@@ -64,7 +63,7 @@ def connected_components(n, edge_a, edge_b):
     return label
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def shared_key_pairs(key, node, occ, ts, window, max_degree, max_pairs_per_key, n_nodes):
     """Every pair of incidences of one key, from different nodes, at most ``window`` apart.
 
@@ -151,7 +150,7 @@ def shared_key_pairs(key, node, occ, ts, window, max_degree, max_pairs_per_key, 
     return pair_lo, pair_hi, pair_key, occ_lo, occ_hi, n_deg_cut, n_pair_cut
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def k_core(n, edge_a, edge_b, k):
     """Membership (bool[n]) of the k-core of an undirected graph over nodes ``0..n-1``.
 

@@ -67,9 +67,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..config import JIT_OPTIONS
 from numba import prange
 
+from .jit import kernel
 from .rows import row_lower_bound, row_range, row_upper_bound
 
 __all__ = ["temporal_cycles", "STAT_NAMES", "backward_labels", "clear_labels", "NO_LABEL"]
@@ -91,7 +91,7 @@ NO_LABEL = np.iinfo(np.int64).min
 
 # inlined into each caller (numba IR inlining): it runs once per start edge, and as a real
 # call (ten array arguments) it cost temporal_cycle_hist ~10%
-@numba.njit(**JIT_OPTIONS, inline="always")
+@kernel(inline="always")
 def backward_labels(u, t_from, t_until, strict, max_dist, max_degree, keep_latest,
                     in_ptr, in_nbr, in_ts, ld, dist, inq, queue, touched):
     """Label-correcting backward search from ``u`` over in-edges with times in
@@ -172,7 +172,7 @@ def backward_labels(u, t_from, t_until, strict, max_dist, max_degree, keep_lates
     return n_touched, skipped
 
 
-@numba.njit(**JIT_OPTIONS, inline="always")
+@kernel(inline="always")
 def clear_labels(touched, n_touched, ld, dist):
     """Reset the labels :func:`backward_labels` set (``ld`` to NO_LABEL, ``dist`` to 0)."""
     for i in range(n_touched):
@@ -181,7 +181,7 @@ def clear_labels(touched, n_touched, ld, dist):
         dist[x] = 0
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def _search(s, write, out_rows, out_row0, limit,
             src, dst, ts, amt, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_nbr, in_ts,
             window, min_len, max_len, min_hop_ratio, max_degree,
@@ -276,7 +276,7 @@ def _search(s, write, out_rows, out_row0, limit,
     return found, cut, skipped > 0, skipped
 
 
-@numba.njit(**JIT_OPTIONS, parallel=True)
+@kernel(parallel=True)
 def temporal_cycles(src, dst, ts, amt, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_nbr,
                     in_ts, window, min_len, max_len, min_hop_ratio, max_results,
                     max_results_per_start, max_degree, n_slots, block):

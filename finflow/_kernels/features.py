@@ -25,11 +25,11 @@ called after O(log degree) time-window checks showed a pattern is possible.
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import prange
 
 from .cycles import NO_LABEL, backward_labels, clear_labels
+from .jit import kernel
 from .rows import row_lower_bound, row_range, row_upper_bound
 
 __all__ = ["bin_lookup", "fan_degree_hist", "temporal_cycle_hist", "simple_cycle_hist",
@@ -38,7 +38,7 @@ __all__ = ["bin_lookup", "fan_degree_hist", "temporal_cycle_hist", "simple_cycle
 #: Triggers per scheduling block: slots take blocks round-robin (load balance vs locality).
 BLOCK = 64
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def bin_lookup(bins, max_size):
     """int32[max_size + 1]: bin index of every pattern size 0..max_size (-1 = not counted;
     sizes below 2 are never patterns)."""
@@ -52,7 +52,7 @@ def bin_lookup(bins, max_size):
     return out
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _credit(hist, used, rows, e, b):
     """+1 in ``hist[e, b]`` of a slot's lazily cleared histogram: a row is zeroed and listed
     in ``rows`` (``rows[0]`` = count, then the edges) the first time it is credited, so a
@@ -66,7 +66,7 @@ def _credit(hist, used, rows, e, b):
     hist[e, b] += 1
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _merge_slots(hists, rows):
     """int32[E, B]: the sum over slots of the rows each slot touched (``hists`` int32[S, E, B]
     valid only on the rows listed in ``rows[s]``, see :func:`_credit`). Integer sums in slot
@@ -80,14 +80,14 @@ def _merge_slots(hists, rows):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _any_between(row_ts, lo, hi, t_from, t_to):
     """Whether row ``[lo, hi)`` (time-sorted) has a time in ``[t_from, t_to]``. O(log)."""
     p = row_lower_bound(row_ts, lo, hi, t_from)
     return p < hi and row_ts[p] <= t_to
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _any_before(row_ts, row_eid, lo, hi, t_from, e):
     """Whether row ``[lo, hi)`` has an edge with time >= ``t_from`` and index < ``e`` (edge
     indices increase along a row, so only the first edge at or after ``t_from`` is tested)."""
@@ -95,7 +95,7 @@ def _any_before(row_ts, row_eid, lo, hi, t_from, e):
     return p < hi and row_eid[p] < e
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _fan_row(a, ptr, nbr, ts, eid, window, distinct, lookup, max_size, cnt, run, size_bin,
              hist):
     """fan_degree_hist for the row of account ``a``; ``cnt`` (int32[N+1]) and ``run``
@@ -160,7 +160,7 @@ def _fan_row(a, ptr, nbr, ts, eid, window, distinct, lookup, max_size, cnt, run,
         run[i] = 0
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@kernel(parallel=True)
 def fan_degree_hist(ptr, nbr, ts, eid, window, bins, distinct, n_slots):
     """Fan (``distinct``) or degree histograms of one side (out-CSR or in-CSR arrays).
 
@@ -191,7 +191,7 @@ def fan_degree_hist(ptr, nbr, ts, eid, window, bins, distinct, n_slots):
     return hist
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _collect_next(lo, hi, out_nbr, out_ts, out_eid, eid_limit, x, onpath, seen, stamp, buf_node,
                   buf_time, top):
     """Candidate next nodes of a vertex-path DFS step from ``x``: the distinct out-neighbours
@@ -212,7 +212,7 @@ def _collect_next(lo, hi, out_nbr, out_ts, out_eid, eid_limit, x, onpath, seen, 
     return top
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _temporal_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_nbr, in_ts,
                    window, max_len, max_degree, lookup, hist, used, rows,
                    ld, dist, inq, onpath, seen, queue, touched, path, arr, lvl_lo, lvl_hi,
@@ -322,7 +322,7 @@ def _temporal_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, i
     return found, skipped
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@kernel(parallel=True)
 def temporal_cycle_hist(src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_nbr,
                         in_ts, window, bins, max_len, max_degree, n_slots):
     """Temporal-cycle histograms with GFP's semantics (tests/naive/features.py).
@@ -396,7 +396,7 @@ def temporal_cycle_hist(src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr,
     return _merge_slots(hists, rows), found.sum(), skipped.sum()
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _simple_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_nbr, in_ts,
                  in_eid, window, max_len, max_degree, max_cycles, lookup, hist, used, rows,
                  dist, touched, queue, onpath, seen, path, lvl_lo, lvl_hi, lvl_pos, buf_node,
@@ -502,7 +502,7 @@ def _simple_from(e, src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_
     return found, skipped, cut
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@kernel(parallel=True)
 def simple_cycle_hist(src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_nbr, in_ts,
                       in_eid, window, bins, max_len, max_degree, max_cycles, n_slots):
     """Length-constrained simple-cycle histograms with GFP's semantics (times unordered).
@@ -574,7 +574,7 @@ def simple_cycle_hist(src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, i
     return _merge_slots(hists, rows), found.sum(), skipped.sum(), cut.sum()
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _credit_pair(s, t, e, t_lo, t_end, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_nbr, in_ts,
                  in_eid, mark, stamp, max_degree, lookup, hist, used, rows):
     """Scatter-gather pair (s, t) seen by trigger e: count intermediaries m (s -> m and
@@ -609,7 +609,7 @@ def _credit_pair(s, t, e, t_lo, t_end, out_ptr, out_nbr, out_ts, out_eid, in_ptr
 
 # inlined, as _credit_pair: a real call with many array arguments costs reference counting
 # (see the module doc); as calls they made scatter_gather_hist about 3x slower
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _pairs_of_edge(e, a, b, as_scatter, row_lo, row_hi, row_nbr, row_ts, row_eid, t_lo, t_end,
                    out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_nbr, in_ts, in_eid, mark,
                    pair_seen, stamp_ctr, max_degree, lookup, hist, used, rows):
@@ -638,7 +638,7 @@ def _pairs_of_edge(e, a, b, as_scatter, row_lo, row_hi, row_nbr, row_ts, row_eid
     return found, skipped
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@kernel(parallel=True)
 def scatter_gather_hist(src, dst, ts, out_ptr, out_nbr, out_ts, out_eid, in_ptr, in_nbr, in_ts,
                         in_eid, window, bins, max_degree, n_slots):
     """Scatter-gather histograms, finflow's causal definition (tests/naive/features.py).

@@ -35,15 +35,14 @@ leaves the FIFO once.
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from ..config import JIT_OPTIONS
+from .jit import kernel
 
 __all__ = ["pass_through_flow"]
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def pass_through_flow(in_ptr, in_nbr, in_ts, in_amt, out_ptr, out_nbr, out_ts, out_amt,
                       max_dwell, min_ratio):
     """FIFO inflow->outflow matching within ``max_dwell`` seconds, per account.

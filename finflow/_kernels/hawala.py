@@ -33,22 +33,21 @@ output could explode; they return how many results or rows a budget cut.
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from ..config import JIT_OPTIONS
+from .jit import kernel
 from .rows import grow, row_range
 
 __all__ = ["small_counterparties", "related_pairs", "bucket_series", "lagged_correlation",
            "settlement_paths", "relay_tuples", "mirror_windows"]
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def _places_differ(p, q):
     return p < 0 or q < 0 or p != q
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def small_counterparties(ptr, nbr, amt, small):
     """Per account: distinct small counterparties and the value of its small transactions.
 
@@ -71,7 +70,7 @@ def small_counterparties(ptr, nbr, amt, small):
     return count, value
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def related_pairs(cand, cp_ptr, cp_nbr, cp_amt, small, out_ptr, out_nbr, max_degree):
     """Related ordered pairs among each candidate's small counterparties (see module doc).
 
@@ -112,7 +111,7 @@ def related_pairs(cand, cp_ptr, cp_nbr, cp_amt, small, out_ptr, out_nbr, max_deg
     return pairs, cut
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def bucket_series(nodes, ptr, nbr, ts, amt, small, t0, bucket, n_buckets):
     """Small-transaction value per bucket for each account in ``nodes`` (one CSR view).
 
@@ -134,7 +133,7 @@ def bucket_series(nodes, ptr, nbr, ts, amt, small, t0, bucket, n_buckets):
     return out
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def _pearson(x, y):
     n = x.shape[0]
     if n < 2:
@@ -160,7 +159,7 @@ def _pearson(x, y):
     return sxy / np.sqrt(sxx * syy)
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def _average_ranks(x, out):
     """out[i] = rank of x[i] (0-based), tied values sharing the mean of their ranks."""
     n = x.shape[0]
@@ -176,7 +175,7 @@ def _average_ranks(x, out):
         i = j + 1
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def lagged_correlation(series_a, series_b, pair_a, pair_b, max_lag, ranks):
     """Best lag-window correlation of ``series_a[pair_a[p]]`` with ``series_b[pair_b[p]]``.
 
@@ -236,7 +235,7 @@ def lagged_correlation(series_a, series_b, pair_a, pair_b, max_lag, ranks):
     return corr, lo_out, hi_out
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def settlement_paths(sources, is_target, place, out_ptr, out_nbr, out_ts, out_amt, out_eid,
                      small, max_edges, max_span, max_degree, max_paths):
     """Enumerate settlement paths (module doc) from every source to every target.
@@ -322,7 +321,7 @@ def settlement_paths(sources, is_target, place, out_ptr, out_nbr, out_ts, out_am
             p_edge[:n_edges].copy(), cut)
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def relay_tuples(place, in_ptr, in_nbr, in_ts, in_amt, in_eid, out_ptr, out_nbr, out_ts,
                  out_amt, out_eid, window, min_ratio, max_degree, max_results):
     """Relays for HAWALA_MIRROR: a *front* ``f`` is paid by ``a`` and then pays ``b``.
@@ -383,7 +382,7 @@ def relay_tuples(place, in_ptr, in_nbr, in_ts, in_amt, in_eid, out_ptr, out_nbr,
     return ra[:k].copy(), rb[:k].copy(), rf[:k].copy(), ein[:k].copy(), eout[:k].copy(), cut
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def mirror_windows(grp_ptr, ts, val, direction, front, n_nodes, window, max_imbalance):
     """Best offsetting window per broker pair (HAWALA_MIRROR), with its counts.
 

@@ -4,17 +4,16 @@ The executable definition is the twin in ``tests/naive/interning.py``.
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from ..config import JIT_OPTIONS
+from .jit import kernel
 
 __all__ = ["first_seen_codes"]
 
 _EMPTY = np.int32(-1)
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def first_seen_codes(keys):
     """Dense codes of ``keys`` (uint64[n]) in order of first appearance.
 

@@ -7,15 +7,14 @@ one second: ``after < ts < before`` is ``row_range(ts, lo, hi, after + 1, before
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from ..config import JIT_OPTIONS
+from .jit import kernel
 
 __all__ = ["row_lower_bound", "row_upper_bound", "row_range", "grow"]
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def row_lower_bound(ts, lo, hi, t):
     """Smallest p in [lo, hi) with ts[p] >= t, else hi (ts sorted on [lo, hi)). O(log(hi - lo))."""
     while lo < hi:
@@ -27,7 +26,7 @@ def row_lower_bound(ts, lo, hi, t):
     return lo
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def row_upper_bound(ts, lo, hi, t):
     """Smallest p in [lo, hi) with ts[p] > t, else hi (ts sorted on [lo, hi)). O(log(hi - lo))."""
     while lo < hi:
@@ -39,7 +38,7 @@ def row_upper_bound(ts, lo, hi, t):
     return lo
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def row_range(ts, lo, hi, t_from, t_to, max_degree):
     """Positions ``[a, b)`` of row ``[lo, hi)`` with ``t_from <= ts <= t_to`` (seconds), cut
     to the earliest ``max_degree`` of them. Returns (a, b, positions cut). O(log(hi - lo))."""
@@ -50,7 +49,7 @@ def row_range(ts, lo, hi, t_from, t_to, max_degree):
     return a, b, 0
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def grow(buf, need):
     """``buf`` itself when it holds ``need`` items, else a copy with capacity
     ``max(need, 2 * len(buf))`` (amortised O(1) appends). The values past the old length are

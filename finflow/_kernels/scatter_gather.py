@@ -41,17 +41,16 @@ two-pointer sweeps (L, R, and the reach ends are non-decreasing in tau).
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from ..config import JIT_OPTIONS
+from .jit import kernel
 from .rows import grow, row_lower_bound
 from .windows import _sweep
 
 __all__ = ["scatter_gather_paths", "gather_scatter_bursts"]
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def _slice(ts, lo, hi, t_from, t_to, max_degree):
     """Positions ``[a, b)`` of row ``[lo, hi)`` with ``t_from <= ts <= t_to``, or ``b = -1``
     when more than ``max_degree`` positions qualify. A binary search for ``a``, then a scan:
@@ -65,7 +64,7 @@ def _slice(ts, lo, hi, t_from, t_to, max_degree):
     return a, b
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def scatter_gather_paths(ptr, nbr, ts, window, min_intermediaries, max_degree, max_paths,
                          max_results, n_nodes):
     """SCATTER_GATHER alerts from the out-CSR (``out_ptr`` int64, ``out_nbr`` int32, ``out_ts``
@@ -276,7 +275,7 @@ def scatter_gather_paths(ptr, nbr, ts, window, min_intermediaries, max_degree, m
             o_m[:n_out], n_paths, cut_degree, cut_paths, cut_results)
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def gather_scatter_bursts(in_ptr, in_nbr, in_ts, out_ptr, out_nbr, out_ts, window, min_in,
                           min_out, max_results, n_nodes):
     """GATHER_SCATTER bursts per hub (see module doc) from the in- and out-CSR arrays.

@@ -53,10 +53,9 @@ in-degree), so the pool is exactly E slots and cannot overflow: no budget is nee
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from ..config import JIT_OPTIONS
+from .jit import kernel
 
 __all__ = ["RULES", "NO_HOP", "trace_replay"]
 
@@ -66,7 +65,7 @@ RULES = {"proportional": 0, "fifo": 1, "lifo": 2}
 NO_HOP = np.int64(1) << np.int64(62)
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def trace_replay(src, dst, ts, amt, n_nodes, seed_account, seed_edge, first_active, rule,
                  max_hops, min_amount):
     """Replay edges in processing order and move taint (see the module docstring).

@@ -30,15 +30,14 @@ Conventions
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from ..config import JIT_OPTIONS
+from .jit import kernel
 
 __all__ = ["row_bursts"]
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def _sweep(t1, t2, key, by_t1, by_t2, window, min_count, distinct, counts, label,
            b_count, b_start, b_span):
     """Bursts of one group of items (see module doc). O(m) for m = len(by_t1) items.
@@ -100,7 +99,7 @@ def _sweep(t1, t2, key, by_t1, by_t2, window, min_count, distinct, counts, label
     return nb + 1
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def _min_span(ts, key, lo, hi, min_count, distinct, counts):
     """Shortest ``ts[j] - ts[i]`` over row positions lo <= i <= j < hi whose items reach
     ``min_count`` (distinct keys or items); -1 if none. ``counts`` zero on entry and exit."""
@@ -131,7 +130,7 @@ def _min_span(ts, key, lo, hi, min_count, distinct, counts):
 
 
 
-@numba.njit(**JIT_OPTIONS)
+@kernel
 def row_bursts(ptr, nbr, ts, window, min_count, distinct, max_results, n_nodes):
     """Bursts of qualifying maximal windows on every CSR row (FAN_OUT/FAN_IN, STRUCTURING).
 
