@@ -14,7 +14,7 @@ Run:  python -m pytest benchmarks/bench_detect_all.py --benchmark-enable -s
   floor (a process importing numpy, polars, numba and the CLI). ``finflow --help`` is timed too.
   Only this part:  python -m pytest benchmarks/bench_detect_all.py -k start_up --benchmark-enable -s
   FINFLOW_BENCH_FINFLOW=/path/to/venv/bin/finflow times another install (e.g. the README's
-  plain ``pip install -e .``, without the test extras' scipy that numba imports at first use).
+  plain ``pip install -e .``, without the test extras).
 """
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def test_detect_all_at_scale(benchmark, scale_case):
 
 
 #: a ``finflow`` script to time instead of this interpreter's, e.g. one in a venv holding only
-#: ``pip install -e .`` (no test extras: no scipy, which numba imports when present)
+#: ``pip install -e .`` (no test extras)
 OTHER_FINFLOW = os.environ.get("FINFLOW_BENCH_FINFLOW")
 
 

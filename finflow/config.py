@@ -86,6 +86,10 @@ class GatherScatterConfig:
     min_in: int = 3
     min_out: int = 3
     max_results: int = 200_000
+    #: a burst with more transactions (in + out) is dropped and counted: an account that
+    #: gathers and scatters all day (a payment processor) is no analyst's alert, and its
+    #: overlapping bursts would repeat its transactions. Planted bursts hold <= 70.
+    max_burst_transactions: int = 5_000
     #: operating point: alerts scoring lower are not emitted, only counted (stats
     #: below_min_score); score formula in finflow.patterns.scatter_gather. 0.25 kept every
     #: planted instance (best alert >= 0.40) at precision >= 0.94 on demo, small and a demo

@@ -70,14 +70,15 @@ def naive_sg(g, k, window=W):
     return sorted(out, key=lambda d: (d["src"], d["dst"], min(d["paths"])))
 
 
-def kernel_gs(g, ki, ko, window=W):
+def kernel_gs(g, ki, ko, window=W, max_burst=10**9):
+    """The kernel's bursts as the twin gives them, and its count of bursts cut for size."""
     r = gather_scatter_bursts(g.in_ptr, g.in_nbr, g.in_ts, g.out_ptr, g.out_nbr, g.out_ts,
-                              window, ki, ko, 10**9, g.n_nodes)
-    assert r[-1] == 0
+                              window, ki, ko, 10**9, max_burst, g.n_nodes)
+    assert r[-2] == 0
     return [dict(hub=int(r[0][i]), ins=frozenset(g.in_eid[r[6][r[5][i]:r[5][i + 1]]].tolist()),
                  outs=frozenset(g.out_eid[r[8][r[7][i]:r[7][i + 1]]].tolist()),
                  n_splits=int(r[4][i]), best=(int(r[1][i]), int(r[2][i]), int(r[3][i])))
-            for i in range(len(r[0]))]
+            for i in range(len(r[0]))], int(r[-1])
 
 
 @given(st.one_of(temporal_graphs(), small_dense, graphs_with_a_pattern(True)),
@@ -90,10 +91,14 @@ def test_scatter_gather_kernel_matches_naive_twin(g, k):
                                                        g.ts.tolist(), W, k)
 
 
-@given(st.one_of(temporal_graphs(), small_dense), st.integers(1, 3), st.integers(1, 3))
-def test_gather_scatter_kernel_matches_naive_twin(g, ki, ko):
-    assert kernel_gs(g, ki, ko) == naive.gather_scatter(g.src.tolist(), g.dst.tolist(),
-                                                        g.ts.tolist(), W, ki, ko)
+@given(st.one_of(temporal_graphs(), small_dense, graphs_with_a_pattern(False)),
+       st.integers(1, 3), st.integers(1, 3), st.one_of(st.just(10**9), st.integers(1, 12)))
+def test_gather_scatter_kernel_matches_naive_twin(g, ki, ko, max_burst):
+    """Same bursts as the twin; with a burst-size budget, the twin's bursts of at most
+    ``max_burst`` transactions, and the others counted."""
+    bursts = naive.gather_scatter(g.src.tolist(), g.dst.tolist(), g.ts.tolist(), W, ki, ko)
+    kept = [b for b in bursts if len(b["ins"]) + len(b["outs"]) <= max_burst]
+    assert kernel_gs(g, ki, ko, max_burst=max_burst) == (kept, len(bursts) - len(kept))
 
 
 def _alert_sets(det):
@@ -289,4 +294,10 @@ def test_budgets_are_reported_on_a_200k_edge_hub():
     everything = detect_gather_scatter(hub, GatherScatterConfig(min_score=0.0))
     assert everything.stats["candidates"] == 50 and len(everything.alerts) == 50
     gs = detect_gather_scatter(hub, GatherScatterConfig(min_score=0.0, max_results=3))
-    assert len(gs.alerts) == 3 and gs.stats["budget_cut"] == 47
+    assert len(gs.alerts) == 3 and gs.stats["budget_cut"] == gs.stats["cut_results"] == 47
+    # each burst holds 8 transactions: a budget of 7 drops every one, and says so
+    for cap, kept in ((8, 50), (7, 0)):
+        det = detect_gather_scatter(hub, GatherScatterConfig(min_score=0.0,
+                                                             max_burst_transactions=cap))
+        assert len(det.alerts) == kept
+        assert det.stats["budget_cut"] == det.stats["cut_burst_size"] == 50 - kept

@@ -37,7 +37,9 @@ and 10 payees is reported whole, not just its k + k tightest payments. Qualifyin
 time order are merged into one burst while the next core starts (``L``) no later than the
 burst's latest ``R``; a burst's transactions are the union of its splits' reaches. Per burst
 the tightest core (smallest ``R - L``, then earliest) is reported. O(deg) per hub with
-two-pointer sweeps (L, R, and the reach ends are non-decreasing in tau).
+two-pointer sweeps (L, R, and the reach ends are non-decreasing in tau). Budgets: at most
+``max_results`` bursts; a burst holding more than ``max_burst_txns`` transactions is dropped
+(a busy account gathering and scattering all day); both cuts are counted.
 """
 from __future__ import annotations
 
@@ -277,14 +279,17 @@ def scatter_gather_paths(ptr, nbr, ts, window, min_intermediaries, max_degree, m
 
 @kernel
 def gather_scatter_bursts(in_ptr, in_nbr, in_ts, out_ptr, out_nbr, out_ts, window, min_in,
-                          min_out, max_results, n_nodes):
+                          min_out, max_results, max_burst_txns, n_nodes):
     """GATHER_SCATTER bursts per hub (see module doc) from the in- and out-CSR arrays.
 
     Returns per burst (length B): ``hub`` int32, ``best_L, best_tau, best_R`` (int64 seconds
     of the tightest core), ``n_splits`` (qualifying split times merged), ``in_ptr_b`` /
     ``out_ptr_b`` (int64[B+1]) into ``in_pos`` / ``out_pos`` (int64 positions into the in-row
     / out-row arrays; map with ``in_eid`` / ``out_eid``), then ``n_cut`` (bursts dropped by
-    ``max_results``). O(E + N).
+    ``max_results``: the first ``max_results`` bursts that are kept stay) and ``n_cut_size``
+    (bursts dropped for holding more than ``max_burst_txns`` transactions, in + out: a busy
+    account's all-day flow, whose reaches overlap, would otherwise cost O(E) output per
+    burst). O(E + N) time, O(max_results * max_burst_txns + largest degree) output.
     """
     n = in_ptr.shape[0] - 1
     e = in_nbr.shape[0]
@@ -307,6 +312,7 @@ def gather_scatter_bursts(in_ptr, in_nbr, in_ts, out_ptr, out_nbr, out_ts, windo
     n_in_out = 0
     n_out_out = 0
     n_cut = 0
+    n_cut_size = 0
     for h in range(n):
         if in_ptr[h + 1] - in_ptr[h] < k_in or out_ptr[h + 1] - out_ptr[h] < k_out:
             continue
@@ -429,12 +435,19 @@ def gather_scatter_bursts(in_ptr, in_nbr, in_ts, out_ptr, out_nbr, out_ts, windo
                     o_out[n_out_out] = oo[q]
                     n_out_out += 1
                 out_done = max(out_done, c_out_hi)
-                r_iptr[nb] = n_in_out
-                r_optr[nb] = n_out_out
+                if n_in_out - r_iptr[nb - 1] + n_out_out - r_optr[nb - 1] > max_burst_txns:
+                    nb -= 1   # drop the open burst; its later splits merge into nothing
+                    n_in_out = r_iptr[nb]
+                    n_out_out = r_optr[nb]
+                    keep = False
+                    n_cut_size += 1
+                else:
+                    r_iptr[nb] = n_in_out
+                    r_optr[nb] = n_out_out
         for q in range(left, right):
             cnt_in[in_nbr[ii[q]]] = 0
         for q in range(ostart, oend):
             cnt_out[out_nbr[oo[q]]] = 0
     return (r_hub[:nb], r_l[:nb], r_tau[:nb], r_r[:nb], r_splits[:nb],
             r_iptr[:nb + 1].copy(), o_in[:n_in_out], r_optr[:nb + 1].copy(),
-            o_out[:n_out_out], n_cut)
+            o_out[:n_out_out], n_cut, n_cut_size)
