@@ -40,3 +40,19 @@ def temporal_graphs(draw, max_nodes: int = 7, max_edges: int = 30, max_time: int
 def relabel(g: TemporalGraph, perm: np.ndarray) -> TemporalGraph:
     """The same graph with account i renamed perm[i] (edge order and txn ids kept)."""
     return TemporalGraph.from_arrays(perm[g.src], perm[g.dst], g.ts, g.amt, g.txn_id, g.n_nodes)
+
+
+def alert_sets(det, perm: np.ndarray | None = None) -> set:
+    """A Detection's alerts as a set to compare across relabellings: per alert its members as
+    (account, role) pairs, accounts renamed ``perm[account]`` when ``perm`` is given, its
+    transaction ids and its score."""
+    b = det.alerts
+    out = set()
+    for aid, score in zip(b.alerts["alert_id"], b.alerts["score"]):
+        members = b.accounts.filter(alert_id=aid)
+        accounts = members["account"].to_numpy()
+        if perm is not None:
+            accounts = perm[accounts]
+        out.add((frozenset(zip(accounts.tolist(), members["role"].to_list())),
+                 frozenset(b.transactions.filter(alert_id=aid)["txn_id"].to_list()), score))
+    return out

@@ -2,7 +2,6 @@ import dataclasses
 import json
 
 import numpy as np
-import polars as pl
 import pytest
 from hypothesis import given, strategies as st
 
@@ -12,7 +11,7 @@ from finflow._kernels.bipartite import drop_contained
 from finflow.patterns.bipartite import bipartite_candidates, detect_bipartite, detect_stack, find_blocks
 from tests import graphs
 from tests.naive import bipartite as naive
-from tests.strategies import relabel, temporal_graphs
+from tests.strategies import alert_sets, relabel, temporal_graphs
 
 H = 3600
 SMALL_W = 6 * H  # window for the random graphs (times are 0..20 hours)
@@ -125,20 +124,6 @@ def test_twin_comparison_is_not_vacuous():
     assert exact_with_blocks >= 20 and reduced >= 3
 
 
-def _alert_sets(det, perm=None):
-    acc = det.alerts.accounts
-    tx = det.alerts.transactions
-    out = set()
-    for aid in det.alerts.alerts["alert_id"]:
-        members = acc.filter(pl.col("alert_id") == aid)
-        accounts = members["account"].to_numpy()
-        if perm is not None:
-            accounts = perm[accounts]
-        out.add((frozenset(zip(accounts.tolist(), members["role"].to_list())),
-                 frozenset(tx.filter(pl.col("alert_id") == aid)["txn_id"].to_list())))
-    return out
-
-
 @given(any_small_graph, st.randoms(use_true_random=False))
 def test_relabelling_gives_the_same_alerts(g, rnd):
     perm = np.array(rnd.sample(range(g.n_nodes), g.n_nodes), dtype=np.int32)
@@ -149,7 +134,7 @@ def test_relabelling_gives_the_same_alerts(g, rnd):
                              sparse_span=3 * H, sparse_min_value_share=0.3)
     for detect, cfg in ((detect_bipartite, BipartiteConfig(**loose)),
                         (detect_bipartite, sparse), (detect_stack, StackConfig(**loose))):
-        assert _alert_sets(detect(g, cfg), perm) == _alert_sets(detect(h, cfg))
+        assert alert_sets(detect(g, cfg), perm) == alert_sets(detect(h, cfg))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -158,8 +143,8 @@ def test_relabelling_named_blocks_gives_the_same_non_empty_alerts(seed):
     for detect, g in ((detect_bipartite, graphs.bipartite_3x3()), (detect_stack, graphs.stack_three_layers())):
         perm = rng.permutation(g.n_nodes).astype(np.int32)
         cfg = BipartiteConfig() if detect is detect_bipartite else StackConfig()
-        want = _alert_sets(detect(g, cfg), perm)
-        assert want and want == _alert_sets(detect(relabel(g, perm), cfg))
+        want = alert_sets(detect(g, cfg), perm)
+        assert want and want == alert_sets(detect(relabel(g, perm), cfg))
 
 
 def test_complete_3x3_block_in_a_day():
