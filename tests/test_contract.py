@@ -122,4 +122,4 @@ def test_a_hub_with_many_edges_finishes_with_budgets(typology):
                 setattr(section, name, 2_000)
     det = _run(typology, g, cfg)
     check_contract(typology, g, det)
-    assert len(det.alerts) <= 2_000 + 1
+    assert len(det.alerts) <= 2_000  # every max_results above bounds a detector's alerts
