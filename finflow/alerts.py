@@ -18,7 +18,6 @@ then the member list; ids are ``TYPOLOGY-000001`` in that order.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -60,7 +59,10 @@ def _round(x: Any) -> Any:
                 if type(v) is float else _round(v) for v in x]
     if isinstance(x, np.ndarray):
         if x.dtype.kind == "f":
-            return [None if not math.isfinite(v) else v for v in np.round(x, 6).tolist()]
+            r = np.round(x, 6)
+            if np.isfinite(r).all():
+                return r.tolist()
+            return [v if v - v == 0.0 else None for v in r.tolist()]
         return x.tolist()
     if isinstance(x, np.floating):
         return _round(float(x))
@@ -80,21 +82,15 @@ _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
 
 def _evidence_column(evidence: Sequence[dict] | None, params: dict | None, a: int) -> list[str]:
-    """``evidence_json({**evidence[i], "params": params})`` for i < a, with ``params`` rounded
-    and encoded once instead of once per alert: each alert's own keys are encoded in two
-    runs, those sorting before ``"params"`` and those after, and the shared text goes between.
-    """
-    if not params:
-        return [evidence_json(evidence[i]) for i in range(a)] if evidence else ["{}"] * a
-    shared = '"params":' + _dumps(_round(params))
-    if not evidence:
-        return ["{" + shared + "}"] * a
+    """``evidence_json({**evidence[i], "params": params})`` for i < a, ``params`` rounded once
+    and shared by every alert's (fresh) rounded dict."""
+    shared = _round(params) if params else None
     out = []
     for i in range(a):
-        ev = _round(evidence[i] or {})
-        lo = _dumps({k: v for k, v in ev.items() if k < "params"})[1:-1]
-        hi = _dumps({k: v for k, v in ev.items() if k > "params"})[1:-1]
-        out.append("{" + (lo + "," if lo else "") + shared + ("," + hi if hi else "") + "}")
+        ev = _round(evidence[i] or {}) if evidence else {}
+        if shared is not None:
+            ev["params"] = shared
+        out.append(_dumps(ev))
     return out
 
 
