@@ -239,6 +239,7 @@ def star_round_trips(leaves: int) -> TemporalGraph:
         np.concatenate([t, t + H]), np.full(2 * leaves, 100.0), None, leaves + 1)
 
 
+@pytest.mark.large
 def test_hub_with_200k_edges_completes_and_reports_the_cut():
     leaves = 100_000
     ptr, edges, stats = enumerate_cycles(star_round_trips(leaves), CycleConfig())
