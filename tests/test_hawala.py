@@ -61,8 +61,10 @@ def test_small_counterparties_and_related_pairs_match_twin(g, q):
 
 
 @given(placed_graphs(), st.floats(0.3, 1.0, allow_subnormal=False), st.sampled_from([3600, 7200, 86400]),
-       st.integers(0, 3), st.booleans())
-def test_bucket_series_and_lagged_correlation_match_twin(g, q, bucket, max_lag, ranks):
+       st.integers(0, 3), st.booleans(), st.integers(0, 6), st.integers(1, 3),
+       st.sampled_from([0.0, 0.3, 0.9]))
+def test_bucket_series_and_lagged_correlation_match_twin(g, q, bucket, max_lag, ranks, window,
+                                                        step, min_volume):
     small = small_of(g, q)
     t0 = int(g.ts[0]) if g.n_edges else 0
     nb = int((g.ts[-1] - t0) // bucket) + 1 if g.n_edges else 1
@@ -75,11 +77,14 @@ def test_bucket_series_and_lagged_correlation_match_twin(g, q, bucket, max_lag, 
     np.testing.assert_allclose(sb, np.array(nb_).reshape(sb.shape))
     pa, pb = np.meshgrid(np.arange(g.n_nodes), np.arange(g.n_nodes), indexing="ij")
     pa, pb = pa.ravel().astype(np.int64), pb.ravel().astype(np.int64)
-    corr, lo, hi = K.lagged_correlation(sa, sb, pa, pb, max_lag, ranks)
+    corr, lo, hi, w_lo, w_hi, vol = K.lagged_correlation(sa, sb, pa, pb, max_lag, ranks,
+                                                         window, step, min_volume)
     for k in range(pa.shape[0]):
-        c, l, h = N.lagged_correlation(na[pa[k]], nb_[pb[k]], max_lag, ranks)
-        assert (lo[k], hi[k]) == (l, h)
-        assert corr[k] == pytest.approx(c if l >= 0 else 0.0, abs=1e-9)
+        c, l, h, wl, wh, v = N.lagged_correlation(na[pa[k]], nb_[pb[k]], max_lag, ranks,
+                                                  window, step, min_volume)
+        assert (lo[k], hi[k], w_lo[k], w_hi[k]) == (l, h, wl, wh)
+        assert corr[k] == pytest.approx(c, abs=1e-9)
+        assert vol[k] == pytest.approx(v, abs=1e-9)
 
 
 @given(placed_graphs(max_nodes=6, max_edges=25), st.floats(0.0, 0.8, allow_subnormal=False), st.integers(1, 3),
@@ -147,8 +152,9 @@ def test_lagged_correlation_by_hand():
     is perfect tracking by ranks only. With lags: b one bucket later is found at lag window
     (1, 1)."""
     def corr(a, b, max_lag, ranks):
-        c, lo, hi = K.lagged_correlation(np.array([a], float), np.array([b], float),
-                                         np.array([0]), np.array([0]), max_lag, ranks)
+        c, lo, hi, w_lo, w_hi, vol = K.lagged_correlation(
+            np.array([a], float), np.array([b], float), np.array([0]), np.array([0]), max_lag,
+            ranks, 0, 1, 0.0)
         return float(c[0]), int(lo[0]), int(hi[0])
     assert corr([1, 0, 0, 2, 3], [1, 0, 0, 3, 2], 0, True) == (pytest.approx(17 / 19), 0, 0)
     assert corr([1, 0, 0, 2, 3], [1, 0, 0, 3, 2], 0, False) == (pytest.approx(29 / 34), 0, 0)
@@ -157,6 +163,27 @@ def test_lagged_correlation_by_hand():
     assert corr([1, 2, 3, 4, 5], convex, 0, False)[0] < 0.8
     assert corr([1, 3, 2, 5, 4, 0], [0, 1, 3, 2, 5, 4], 2, True) == (pytest.approx(1.0), 1, 1)
     assert corr([0, 0, 0], [1, 2, 3], 1, True) == (0.0, -1, -1)   # an empty series
+
+
+def test_tracking_windows_by_hand():
+    """Twelve buckets: b tracks a in the first six, runs against it in the last six. Over the
+    whole span the ranks disagree; windows of 6 stepped by 3 ([0, 6), [3, 9), [6, 12)) find
+    the first six at correlation 1. With b ten times larger there, that window's volume match
+    is 21 / 210 = 0.1 and [3, 9)'s is 30 / 156: with min_volume 0.3 only [6, 12) is left."""
+    def track(a, b, window, step, min_volume):
+        c, lo, hi, w_lo, w_hi, vol = K.lagged_correlation(
+            np.array([a], float), np.array([b], float), np.array([0]), np.array([0]), 0, True,
+            window, step, min_volume)
+        return float(c[0]), int(w_lo[0]), int(w_hi[0]), float(vol[0])
+    a = [1, 2, 3, 4, 5, 6, 6, 5, 4, 3, 2, 1]
+    b = [1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6]
+    whole = track(a, b, 0, 1, 0.0)
+    assert whole[1:] == (0, 12, 1.0) and whole[0] < 0.5
+    assert track(a, b, 6, 3, 0.0) == (pytest.approx(1.0), 0, 6, 1.0)
+    big = [10 * v for v in b[:6]] + b[6:]
+    assert track(a, big, 6, 3, 0.3) == (pytest.approx(-1.0), 6, 12, 1.0)
+    assert track(a, big, 6, 3, 0.05)[:3] == (pytest.approx(1.0), 0, 6)
+    assert track(a, [0.0] * 12, 6, 3, 0.0) == (0.0, -1, -1, 0.0)   # nothing to track
 
 
 def test_mirror_windows_by_hand():

@@ -12,16 +12,24 @@ Definitions (the executable versions are in ``tests/naive/hawala.py``)
   amount. Unrelated customers give 0.
 * **Bucket series** of an account: the value (base currency) of its small transactions in
   one CSR view per bucket ``floor((ts - t0) / bucket)``.
-* **Lagged correlation** of a collector series ``a`` with a payer series ``b``: for every
-  lag window ``0 <= lo <= hi <= max_lag`` (buckets) let ``b'[t] = sum_{k=lo..hi} b[t+k]``
-  (zero outside the series); the correlation of ``a[t]`` and ``b'[t]`` over the union of
-  both active spans ``t in [min(first_a, first_b), max(last_a, last_b)]``: Spearman's (Pearson
-  of the average ranks, ties sharing their mean rank) when ``ranks`` is true, else Pearson of
-  the values. The best window is the first maximum in ``(lo, hi)`` lexicographic order. A
-  window (rather than one lag) captures payouts spread over a few buckets after the
-  collection. Ranks make "tracks" mean co-movement bucket after bucket: one bucket of the
-  brokers' other business (a payroll run, a supplier payment) cannot dominate the value, and
-  one coincident burst cannot fake it.
+* **Lagged correlation** of a collector series ``a`` with a payer series ``b`` over buckets
+  ``[w0, w1)``: for every lag window ``0 <= lo <= hi <= max_lag`` (buckets) let
+  ``b'[t] = sum_{k=lo..hi} b[t+k]`` (zero outside the series); the correlation of ``a[t]``
+  and ``b'[t]`` for ``t in [w0, w1)``: Spearman's (Pearson of the average ranks, ties sharing
+  their mean rank) when ``ranks`` is true, else Pearson of the values. A lag window (rather
+  than one lag) captures payouts spread over a few buckets after the collection. Ranks make
+  "tracks" mean co-movement bucket after bucket: one bucket of the brokers' other business
+  (a payroll run, a supplier payment) cannot dominate the value, and one coincident burst
+  cannot fake it.
+* **Tracking windows** of a pair: over the union of both active spans ``[start, stop)``
+  (``start = min(first_a, first_b)``, ``stop = max(last_a, last_b) + 1``), the windows
+  ``[w0, w0 + W)`` of ``W = min(window, stop - start)`` buckets for ``w0 = start, start +
+  step, ...``, each clipped to ``w0 <= stop - W``, up to the first that ends at ``stop``
+  (``window <= 0``: the one window ``[start, stop)``). A window's *volume match* is ``min(A, B) / max(A, B)`` of the two
+  series' sums over it. The pair's tracking is the best lag-window correlation over the
+  windows whose volume match is ``>= min_volume``: the first maximum in (window, ``lo``,
+  ``hi``) order. A broker's other business over months dilutes a whole-span correlation;
+  the windows keep "tracks in the same periods" (TYPOLOGIES) measurable in long datasets.
 * **Settlement path** from ``s`` to a target ``b`` (``b != s``, places differ): 1 to
   ``max_edges`` transactions, each *large* (``amt > small``), consecutive (``dst`` of one is
   ``src`` of the next), time-respecting (non-decreasing ``ts``), spanning at most
@@ -176,20 +184,29 @@ def _average_ranks(x, out):
 
 
 @kernel
-def lagged_correlation(series_a, series_b, pair_a, pair_b, max_lag, ranks):
-    """Best lag-window correlation of ``series_a[pair_a[p]]`` with ``series_b[pair_b[p]]``.
+def lagged_correlation(series_a, series_b, pair_a, pair_b, max_lag, ranks, window, step,
+                       min_volume):
+    """Tracking of ``series_a[pair_a[p]]`` by ``series_b[pair_b[p]]`` (module doc): the best
+    lag-window correlation over the pair's tracking windows whose volume match reaches
+    ``min_volume``.
 
-    ``max_lag`` in buckets; ``ranks``: Spearman (True) or Pearson (False), see the module
-    doc. Returns (corr float64[P], lo int64[P], hi int64[P]); an empty series gives corr 0,
-    lo = hi = -1. Lag-window sums come from prefix sums of ``b``.
-    O(P * (n_buckets + max_lag^2 * span * log(span))).
+    ``max_lag``, ``window`` and ``step`` in buckets (``window <= 0``: one window, the active
+    span); ``ranks``: Spearman (True) or Pearson (False). Returns per pair ``corr`` (float64;
+    0 when no window qualifies), ``lo, hi`` (the lag window), ``w_lo, w_hi`` (int64, the
+    tracking window ``[w_lo, w_hi)``; -1 when none qualifies) and ``volume`` (float64, its
+    volume match; 0 when none). Lag-window sums come from prefix sums of ``b``.
+    O(P * (n_buckets + windows * max_lag^2 * W * log W)), W = min(window, active span).
     """
     p_n = pair_a.shape[0]
     nb = series_a.shape[1]
     corr = np.zeros(p_n, np.float64)
+    volume = np.zeros(p_n, np.float64)
     lo_out = np.full(p_n, -1, np.int64)
     hi_out = np.full(p_n, -1, np.int64)
+    wlo_out = np.full(p_n, -1, np.int64)
+    whi_out = np.full(p_n, -1, np.int64)
     cum = np.zeros(nb + 1, np.float64)
+    ca = np.zeros(nb + 1, np.float64)
     for p in range(p_n):
         a = series_a[pair_a[p]]
         b = series_b[pair_b[p]]
@@ -210,29 +227,49 @@ def lagged_correlation(series_a, series_b, pair_a, pair_b, max_lag, ranks):
             continue
         start = min(fa, fb)
         stop = max(la, lb) + 1
-        x = a[start:stop].copy()
-        y = np.zeros(stop - start, np.float64)
-        ry = np.zeros(stop - start, np.float64)
-        if ranks:
-            _average_ranks(a[start:stop], x)
-        for t in range(nb):  # prefix sums: cum[t] = b[0] + ... + b[t-1]
+        for t in range(nb):  # prefix sums: cum[t] = b[0] + ... + b[t-1], ca likewise of a
             cum[t + 1] = cum[t] + b[t]
+            ca[t + 1] = ca[t] + a[t]
+        span = stop - start if window <= 0 else min(window, stop - start)
+        x = np.zeros(span, np.float64)
+        y = np.zeros(span, np.float64)
+        ry = np.zeros(span, np.float64)
         best = -2.0
-        for lo in range(max_lag + 1):
-            for hi in range(lo, max_lag + 1):
-                for t in range(start, stop):
-                    y[t - start] = cum[min(t + hi + 1, nb)] - cum[min(t + lo, nb)]
+        step_w0 = start
+        while True:
+            w0 = min(step_w0, stop - span)   # every window has span buckets: the last ends at stop
+            w1 = w0 + span
+            va = ca[w1] - ca[w0]
+            vb = cum[w1] - cum[w0]
+            vol = min(va, vb) / max(va, vb) if max(va, vb) > 0.0 else 0.0
+            if vol >= min_volume:
+                m = w1 - w0
                 if ranks:
-                    _average_ranks(y, ry)
-                    c = _pearson(x, ry)
+                    _average_ranks(a[w0:w1], x[:m])
                 else:
-                    c = _pearson(x, y)
-                if c > best:
-                    best = c
-                    lo_out[p] = lo
-                    hi_out[p] = hi
-        corr[p] = best
-    return corr, lo_out, hi_out
+                    x[:m] = a[w0:w1]
+                for lo in range(max_lag + 1):
+                    for hi in range(lo, max_lag + 1):
+                        for t in range(w0, w1):
+                            y[t - w0] = cum[min(t + hi + 1, nb)] - cum[min(t + lo, nb)]
+                        if ranks:
+                            _average_ranks(y[:m], ry[:m])
+                            c = _pearson(x[:m], ry[:m])
+                        else:
+                            c = _pearson(x[:m], y[:m])
+                        if c > best:
+                            best = c
+                            lo_out[p] = lo
+                            hi_out[p] = hi
+                            wlo_out[p] = w0
+                            whi_out[p] = w1
+                            volume[p] = vol
+            if w1 >= stop:
+                break
+            step_w0 += max(step, 1)
+        if best > -2.0:
+            corr[p] = best
+    return corr, lo_out, hi_out, wlo_out, whi_out, volume
 
 
 @kernel

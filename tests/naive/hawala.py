@@ -82,23 +82,41 @@ def average_ranks(x):
     return [(first[v] + last[v]) / 2 for v in x]
 
 
-def lagged_correlation(a, b, max_lag, ranks=False):
-    """(best corr, lo, hi) for one pair of series (lists); Spearman when ranks, else Pearson."""
+def tracking_windows(a, b, window, step):
+    """The pair's tracking windows [w0, w1) (kernel module doc); [] when a series is empty."""
+    act = [t for t in range(len(a)) if a[t] != 0.0 or b[t] != 0.0]
+    if not any(v != 0.0 for v in a) or not any(v != 0.0 for v in b):
+        return []
+    start, stop = act[0], act[-1] + 1
+    w = stop - start if window <= 0 else min(window, stop - start)
+    out = []
+    for w0 in range(start, stop, max(step, 1)):
+        w0 = min(w0, stop - w)
+        out.append((w0, w0 + w))
+        if w0 + w == stop:
+            break
+    return out
+
+
+def lagged_correlation(a, b, max_lag, ranks=False, window=0, step=1, min_volume=0.0):
+    """(best corr, lo, hi, w_lo, w_hi, volume) for one pair of series (lists): the best lag
+    window correlation over the tracking windows with volume match >= min_volume (Spearman
+    when ranks, else Pearson); (0.0, -1, -1, -1, -1, 0.0) when no window qualifies."""
     nb = len(a)
-    act_a = [t for t in range(nb) if a[t] != 0.0]
-    act_b = [t for t in range(nb) if b[t] != 0.0]
-    if not act_a or not act_b:
-        return 0.0, -1, -1
-    start, stop = min(act_a[0], act_b[0]), max(act_a[-1], act_b[-1]) + 1
-    best = (-2.0, -1, -1)
-    for lo in range(max_lag + 1):
-        for hi in range(lo, max_lag + 1):
-            y = [sum(b[t + k] for k in range(lo, hi + 1) if t + k < nb) for t in range(start, stop)]
-            x = a[start:stop]
-            c = pearson(average_ranks(x), average_ranks(y)) if ranks else pearson(x, y)
-            if c > best[0]:
-                best = (c, lo, hi)
-    return best
+    best = (-2.0, -1, -1, -1, -1, 0.0)
+    for w0, w1 in tracking_windows(a, b, window, step):
+        sa, sb = sum(a[w0:w1]), sum(b[w0:w1])
+        vol = min(sa, sb) / max(sa, sb) if max(sa, sb) > 0 else 0.0
+        if vol < min_volume:
+            continue
+        for lo in range(max_lag + 1):
+            for hi in range(lo, max_lag + 1):
+                y = [sum(b[t + k] for k in range(lo, hi + 1) if t + k < nb) for t in range(w0, w1)]
+                x = a[w0:w1]
+                c = pearson(average_ranks(x), average_ranks(y)) if ranks else pearson(x, y)
+                if c > best[0]:
+                    best = (c, lo, hi, w0, w1, vol)
+    return best if best[0] > -2.0 else (0.0, -1, -1, -1, -1, 0.0)
 
 
 def settlement_paths(g, sources, targets, place, small, max_edges, max_span):
