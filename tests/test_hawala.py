@@ -184,6 +184,8 @@ def test_tracking_windows_by_hand():
     assert track(a, big, 6, 3, 0.3) == (pytest.approx(-1.0), 6, 12, 1.0)
     assert track(a, big, 6, 3, 0.05)[:3] == (pytest.approx(1.0), 0, 6)
     assert track(a, [0.0] * 12, 6, 3, 0.0) == (0.0, -1, -1, 0.0)   # nothing to track
+    # a step past the last full window still ends on a window that reaches the last bucket
+    assert track([0, 1], [1, 1], 1, 2, 0.3)[1:] == (1, 2, 1.0)
 
 
 def test_mirror_windows_by_hand():

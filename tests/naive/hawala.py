@@ -90,12 +90,13 @@ def tracking_windows(a, b, window, step):
     start, stop = act[0], act[-1] + 1
     w = stop - start if window <= 0 else min(window, stop - start)
     out = []
-    for w0 in range(start, stop, max(step, 1)):
-        w0 = min(w0, stop - w)
-        out.append((w0, w0 + w))
-        if w0 + w == stop:
-            break
-    return out
+    w0 = start
+    while True:
+        lo = min(w0, stop - w)
+        out.append((lo, lo + w))
+        if lo + w == stop:
+            return out
+        w0 += max(step, 1)
 
 
 def lagged_correlation(a, b, max_lag, ranks=False, window=0, step=1, min_volume=0.0):
