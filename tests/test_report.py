@@ -44,7 +44,9 @@ def case_with_alerts(tmp_path) -> Path:
                       [0, 3], [0, 1, 2], evidence=[{"value_kept": 0.9}])
     sg_acc = [idx[x] for x in ("s", "m1", "m2", "m3", "t")]
     sg = make_alerts(g, "SCATTER_GATHER", [0.7], [0, 5], sg_acc, [0, 2, 2, 2, 1], [0, 6],
-                     [3, 4, 5, 6, 7, 8], evidence=[{"series_in": [1, 2, 3, 2]}])
+                     [3, 4, 5, 6, 7, 8], evidence=[{
+                         "series_in": [1, 2, 3, 2], "series_start_ts": 1_000, "bucket_seconds": 10,
+                         "tracking_window": {"start": 1_010, "end": 1_030}}])
     run = ds.new_run_dir()
     combine([cyc, sg]).write(run)
     (run / "run.json").write_text(json.dumps({"detectors": {
@@ -60,6 +62,7 @@ def test_report_shows_every_alert_with_a_picture_and_evidence(case_with_alerts):
         assert f'id="{aid}"' in html
     assert html.count('class="flow"') == 2          # one flow diagram per alert
     assert 'class="chart"' in html                    # the numeric series drawn as a chart
+    assert html.count('class="band"') == 1             # its tracking window (buckets 1..2) shaded
     assert "value_kept" in html and "Budgets cut some results short" in html
     assert ">a<" in html and ">m2<" in html            # account ids label the nodes
     # self-contained: nothing is loaded from anywhere

@@ -100,6 +100,14 @@ def _evidence_html(ev: dict) -> tuple[str, dict[str, list[float]]]:
     return f'<ul class="ev">{"".join(items)}</ul>', series
 
 
+def _tracking_band(ev: dict) -> tuple[int, int] | None:
+    """The tracking window (HAWALA_NETTING evidence) as bucket indices of the series."""
+    win, t0, b = ev.get("tracking_window"), ev.get("series_start_ts"), ev.get("bucket_seconds")
+    if not isinstance(win, dict) or t0 is None or not b:
+        return None
+    return (win["start"] - t0) // b, (win["end"] - t0) // b
+
+
 def _alert_card(alert: dict, members: pl.DataFrame, txns: pl.DataFrame) -> str:
     ev = json.loads(alert["evidence"] or "{}")
     ev_html, series = _evidence_html(ev)
@@ -109,7 +117,8 @@ def _alert_card(alert: dict, members: pl.DataFrame, txns: pl.DataFrame) -> str:
     pic = flow_diagram(nodes, tx, labels=names, by_role=alert["typology"] in _BY_ROLE)
     extra = ""
     if series:
-        extra += "<h3>Bucket series</h3>" + line_chart(series)
+        extra += "<h3>Bucket series</h3>" + line_chart(series, band=_tracking_band(ev),
+                                                          band_label="tracking window")
     if alert["typology"] in ("MULE_RING", "PASS_THROUGH"):
         labels = {a: aid for a, aid, _ in nodes}
         role_order = {"controller": 0, "source": 1, "mule": 2, "intermediary": 2, "sink": 3}

@@ -226,8 +226,10 @@ def bar_chart(items: list[tuple[str, float]], width: int = 560, bar_h: int = 20)
 
 
 def line_chart(series: dict[str, list[float]], width: int = 560, height: int = 150,
-               x_label: str = "bucket") -> str:
-    """A small multi-series line chart (e.g. a hawala broker pair's bucket series)."""
+               x_label: str = "bucket", band: tuple[int, int] | None = None,
+               band_label: str = "") -> str:
+    """A small multi-series line chart (e.g. a hawala broker pair's bucket series), with an
+    optional shaded band over buckets ``[band[0], band[1])`` (e.g. the tracking window)."""
     series = {k: [float(x) for x in v] for k, v in series.items() if len(v) >= 2}
     if not series:
         return ""
@@ -235,15 +237,26 @@ def line_chart(series: dict[str, list[float]], width: int = 560, height: int = 1
     n = max(len(v) for v in series.values())
     top = max(max(v) for v in series.values()) or 1.0
     pad = 30
+
+    def x_of(j: float) -> float:
+        return pad + (width - pad - 10) * j / max(n - 1, 1)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
            f'role="img" class="chart"><line x1="{pad}" y1="{height - pad}" x2="{width - 8}" '
            f'y2="{height - pad}" stroke="#999"/><line x1="{pad}" y1="8" x2="{pad}" '
            f'y2="{height - pad}" stroke="#999"/>'
            f'<text x="{pad}" y="{height - 10}" class="blabel">{escape(x_label)} 0..{n - 1}</text>'
            f'<text x="2" y="16" class="blabel">{fmt_amount(top)}</text>']
+    if band is not None:
+        lo, hi = max(band[0], 0), min(band[1], n)
+        if hi > lo:
+            x0, x1 = x_of(lo), x_of(max(hi - 1, lo))
+            out.append(f'<rect class="band" x="{x0:.1f}" y="8" width="{max(x1 - x0, 2):.1f}" '
+                       f'height="{height - pad - 8}" fill="#f6e05e" fill-opacity="0.25"/>'
+                       f'<text x="{x0 + 4:.1f}" y="20" class="blabel">'
+                       f'{escape(band_label)}</text>')
     for i, (name, vals) in enumerate(sorted(series.items())):
         pts = " ".join(
-            f"{pad + (width - pad - 10) * j / max(n - 1, 1):.1f},"
+            f"{x_of(j):.1f},"
             f"{height - pad - (height - pad - 12) * v / top:.1f}" for j, v in enumerate(vals))
         c = colours[i % len(colours)]
         out.append(f'<polyline points="{pts}" fill="none" stroke="{c}" stroke-width="1.8"/>'
