@@ -25,11 +25,12 @@ Definitions (the executable versions are in ``tests/naive/hawala.py``)
   (``start = min(first_a, first_b)``, ``stop = max(last_a, last_b) + 1``), the windows
   ``[w0, w0 + W)`` of ``W = min(window, stop - start)`` buckets for ``w0 = start, start +
   step, ...``, each clipped to ``w0 <= stop - W``, up to the first that ends at ``stop``
-  (``window <= 0``: the one window ``[start, stop)``). A window's *volume match* is ``min(A, B) / max(A, B)`` of the two
-  series' sums over it. The pair's tracking is the best lag-window correlation over the
-  windows whose volume match is ``>= min_volume``: the first maximum in (window, ``lo``,
-  ``hi``) order. A broker's other business over months dilutes a whole-span correlation;
-  the windows keep "tracks in the same periods" (TYPOLOGIES) measurable in long datasets.
+  (``window <= 0``: the one window ``[start, stop)``). A window's *volume match* is
+  ``min(A, B) / max(A, B)`` of the two series' sums over it. The pair's tracking is the best
+  lag-window correlation over the windows whose volume match is ``>= min_volume``: the first
+  maximum in (window, ``lo``, ``hi``) order. A broker's other business over months dilutes
+  a whole-span correlation; the windows keep "tracks in the same periods" (TYPOLOGIES)
+  measurable in long datasets.
 * **Settlement path** from ``s`` to a target ``b`` (``b != s``, places differ): 1 to
   ``max_edges`` transactions, each *large* (``amt > small``), consecutive (``dst`` of one is
   ``src`` of the next), time-respecting (non-decreasing ``ts``), spanning at most

@@ -188,10 +188,11 @@ def detect_hawala_netting(graph: TemporalGraph, cfg: HawalaNettingConfig) -> Det
        max(...) inside the window, reaches ``min_volume_match``. The brokers must track in
        the same period: over months their other business dilutes a whole-span correlation
        (26 simulated weeks: 25 of 150 planted pairs fell to 0.3-0.5 over the whole span,
-       0.6-0.9 inside a window around their working period). Ranks because brokers run other business through the
-       same accounts: a payroll run or a supplier payment in one bucket swamps Pearson's
-       value either way (it hid planted pairs and let unrelated pairs through on one shared
-       burst). O(pairs * windows * W * log(W) * max_lag^2), W the window in buckets.
+       0.6-0.9 inside a window around their working period). Ranks because brokers run
+       other business through the same accounts: a payroll run or a supplier payment in
+       one bucket swamps Pearson's value either way (it hid planted pairs and let unrelated
+       pairs through on one shared burst). O(pairs * windows * W * log(W) * max_lag^2),
+       W the window in buckets.
        The correlation must also be significantly positive: its one-sided Fisher-z lower
        bound ``tanh(atanh(r) - significance_z * sqrt(v / (n - 3))) > 0`` with ``n`` the
        active buckets of the sparser series in the window (sparse series correlate by
