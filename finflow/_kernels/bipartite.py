@@ -499,7 +499,6 @@ def bipartite_blocks(pa, pb, pf, pl, src, dst, ts, prev_same, next_same, n_nodes
     j = 0   # by_last pointer: pairs that entered (or could not)
     lo = 0  # edge state [lo, ro)
     ro = 0
-    big = NEVER
     t_next = np.int64(0)
     if n_p > 0:
         t_next = (pf[0] // step) * step
@@ -582,7 +581,7 @@ def bipartite_blocks(pa, pb, pf, pl, src, dst, ts, prev_same, next_same, n_nodes
                     seeds[n_seeds] = -1 - (n_p + y)
                     n_seeds += 1
         # next grid point where a pair enters (last <= t0' + window) or a transaction leaves
-        cand = big
+        cand = NEVER
         if j < n_p:
             cand = -((window - pl[by_last[j]]) // step) * step  # ceil((pl - W) / step) * step
         if lo < n_e:
